@@ -1,0 +1,197 @@
+//! Typed host calls: the only way out of the sandbox.
+//!
+//! Every call except logging is checked by the host against the permissions granted to
+//! the extension; a refusal comes back as a [`HostError`] of kind `permission-denied`
+//! whose message names the permission. Outside a wasm guest (in an author's native unit
+//! tests, say) every call returns an `unavailable` error and logging does nothing.
+
+use crate::types::{HostError, HttpRequest, HttpResponse, LogLevel};
+
+#[cfg(not(target_arch = "wasm32"))]
+fn native() -> HostError {
+    HostError::new(
+        crate::types::HostErrorKind::Unavailable,
+        "host calls are only available inside a Morph wasm guest",
+    )
+}
+
+/// Logging, tagged by the host with the extension's id.
+pub mod log {
+    use super::*;
+
+    /// Writes `message` at `level` to the host's log.
+    pub fn log(level: LogLevel, message: &str) {
+        #[cfg(target_arch = "wasm32")]
+        crate::guest::log(level, message);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (level, message);
+    }
+
+    /// Writes `message` at info level.
+    pub fn info(message: &str) {
+        log(LogLevel::Info, message);
+    }
+
+    /// Writes `message` at debug level.
+    pub fn debug(message: &str) {
+        log(LogLevel::Debug, message);
+    }
+
+    /// Writes `message` at warn level.
+    pub fn warn(message: &str) {
+        log(LogLevel::Warn, message);
+    }
+}
+
+/// Outbound HTTP (permission `http:<host>`).
+pub mod http {
+    use super::*;
+
+    /// Sends `request` and waits for its response.
+    ///
+    /// # Errors
+    /// `permission-denied` when the host or method is not granted, `invalid-argument`
+    /// for a malformed URL, `unavailable` when the server cannot be reached.
+    pub fn fetch(request: &HttpRequest) -> Result<HttpResponse, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::http_fetch(request);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = request;
+            Err(native())
+        }
+    }
+}
+
+/// The extension's private key-value store (permission `kv`).
+pub mod kv {
+    use super::*;
+
+    /// The value stored under `key`, if any.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `kv` permission.
+    pub fn get(key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::kv_get(key);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = key;
+            Err(native())
+        }
+    }
+
+    /// Stores `value` under `key`.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `kv` permission, `limit-exceeded` past the quota.
+    pub fn set(key: &str, value: &[u8]) -> Result<(), HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::kv_set(key, value);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = (key, value);
+            Err(native())
+        }
+    }
+
+    /// Deletes `key`; returns whether it existed.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `kv` permission.
+    pub fn delete(key: &str) -> Result<bool, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::kv_delete(key);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = key;
+            Err(native())
+        }
+    }
+
+    /// The keys that start with `prefix`.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `kv` permission.
+    pub fn list_keys(prefix: &str) -> Result<Vec<String>, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::kv_list_keys(prefix);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = prefix;
+            Err(native())
+        }
+    }
+}
+
+/// Emitting declared events (permission `events:<name>`).
+pub mod events {
+    use super::*;
+
+    /// Emits the event `name` with `payload` (JSON text).
+    ///
+    /// # Errors
+    /// `permission-denied` when the event is not granted, `invalid-argument` when it was
+    /// not declared in `describe()` or the payload fails its schema.
+    pub fn emit(name: &str, payload: &str) -> Result<(), HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::events_emit(name, payload);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = (name, payload);
+            Err(native())
+        }
+    }
+}
+
+/// The extension's configuration (permission `config`).
+pub mod config {
+    use super::*;
+
+    /// The whole configuration as JSON text.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `config` permission.
+    pub fn get() -> Result<String, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::config_get();
+        #[cfg(not(target_arch = "wasm32"))]
+        Err(native())
+    }
+}
+
+/// Wall-clock time (permission `clock`).
+pub mod clock {
+    use super::*;
+
+    /// Milliseconds since the Unix epoch.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `clock` permission.
+    pub fn now_ms() -> Result<u64, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::clock_now_ms();
+        #[cfg(not(target_arch = "wasm32"))]
+        Err(native())
+    }
+}
+
+/// Random bytes (permission `random`).
+pub mod random {
+    use super::*;
+
+    /// `len` random bytes (at most 65536).
+    ///
+    /// # Errors
+    /// `permission-denied` without the `random` permission, `invalid-argument` above the
+    /// maximum length.
+    pub fn bytes(len: u32) -> Result<Vec<u8>, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::random_bytes(len);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = len;
+            Err(native())
+        }
+    }
+}

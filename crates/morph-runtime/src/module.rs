@@ -1,0 +1,415 @@
+//! Checks that a module is a Morph extension this host can run, before any engine sees it.
+
+use crate::error::{Error, ErrorKind, Limit, Result};
+use crate::host::{IMPORTS, find_import};
+use crate::limits::Limits;
+use morph_abi::{CONTRACT_SECTION, CONTRACT_VERSION};
+use wasmparser::{
+    Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator,
+    WasmFeatures,
+};
+
+/// Contract versions this host runs.
+pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION];
+
+/// The wasm features every backend supports, and so the only ones a module may use:
+/// the features Rust 1.95 enables by default for wasm32-unknown-unknown (bulk memory,
+/// sign extension, non-trapping float-to-int, mutable globals, reference types,
+/// multi-value), plus SIMD and the MVP. Threads, memory64, exceptions, GC, tail calls
+/// and the like are refused, so that a module never runs on one backend and not another.
+pub fn wasm_features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::SIMD
+        | WasmFeatures::FLOATS
+}
+
+/// What validation learned about a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// The contract version the module was built for.
+    pub contract: String,
+    /// The module's size in bytes.
+    pub size: u64,
+    /// Declared minimum of its memory, in bytes.
+    pub memory_min_bytes: u64,
+    /// Whether it exports `cabi_post_describe`.
+    pub has_post_describe: bool,
+    /// Whether it exports `cabi_post_execute`.
+    pub has_post_execute: bool,
+    /// Whether it has a start function.
+    pub has_start: bool,
+}
+
+/// The exports the contract requires, with their core signatures.
+const REQUIRED_EXPORTS: &[(&str, &[ValType], &[ValType])] = &[
+    ("describe", &[], &[ValType::I32]),
+    ("execute", &[ValType::I32; 4], &[ValType::I32]),
+    ("cabi_realloc", &[ValType::I32; 4], &[ValType::I32]),
+];
+
+fn sig(params: &[ValType], results: &[ValType]) -> String {
+    let list = |v: &[ValType]| {
+        v.iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match results {
+        [] => format!("func({})", list(params)),
+        _ => format!("func({}) -> {}", list(params), list(results)),
+    }
+}
+
+/// Validates `bytes` as a Morph extension under `limits`: a valid core module using only
+/// the supported features, carrying a supported contract version, importing only the
+/// contract's host functions with their exact types, exporting `memory`, `describe`,
+/// `execute` and `cabi_realloc` with theirs, and declaring no more memory than allowed.
+///
+/// Every backend runs this first, so a module is refused with the same error everywhere.
+///
+/// # Errors
+/// `LimitExceeded(module-size)`, `InvalidModule`, `UnsupportedContract`,
+/// `DisallowedImport`, `MissingExport`, or `LimitExceeded(memory)`, checked in that order.
+pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
+    let size = bytes.len() as u64;
+    if size > limits.max_module_bytes {
+        return Err(Error::limit(Limit::ModuleSize, size, limits.max_module_bytes));
+    }
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(Error::invalid_module(
+            "not a WebAssembly module (it does not start with the `\\0asm` magic bytes)",
+        ));
+    }
+    Validator::new_with_features(wasm_features())
+        .validate_all(bytes)
+        .map_err(|e| Error::invalid_module(format!("the module does not validate: {e}")))?;
+
+    let mut contract = None;
+    let mut types: Vec<FuncType> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    let mut memory_min_pages = None;
+    let mut has_start = false;
+
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| Error::invalid_module(e.to_string()))?;
+        match payload {
+            Payload::Version { encoding, .. } if encoding != Encoding::Module => {
+                return Err(Error::invalid_module(
+                    "this is a component; Morph runs the core module that wit-bindgen builds",
+                ));
+            }
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    types.push(ty.map_err(|e| Error::invalid_module(e.to_string()))?);
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for imp in reader.into_imports() {
+                    let imp = imp.map_err(|e| Error::invalid_module(e.to_string()))?;
+                    if let TypeRef::Func(t) = imp.ty {
+                        func_types.push(t);
+                    }
+                    imports.push((imp.module.to_owned(), imp.name.to_owned(), imp.ty));
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for f in reader {
+                    func_types.push(f.map_err(|e| Error::invalid_module(e.to_string()))?);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for m in reader {
+                    let m = m.map_err(|e| Error::invalid_module(e.to_string()))?;
+                    memory_min_pages = Some(m.initial);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(|e| Error::invalid_module(e.to_string()))?;
+                    exports.push((e.name.to_owned(), e.kind, e.index));
+                }
+            }
+            Payload::StartSection { .. } => has_start = true,
+            Payload::CustomSection(c) if c.name() == CONTRACT_SECTION => {
+                let v = std::str::from_utf8(c.data()).map_err(|_| {
+                    Error::invalid_module(format!("the `{CONTRACT_SECTION}` section is not UTF-8"))
+                })?;
+                contract = Some(v.trim().to_owned());
+            }
+            _ => {}
+        }
+    }
+
+    let contract = contract.ok_or_else(|| {
+        Error::invalid_module(format!(
+            "it is not a Morph extension: it has no `{CONTRACT_SECTION}` custom section naming its contract version"
+        ))
+    })?;
+    if !SUPPORTED_CONTRACTS.contains(&contract.as_str()) {
+        return Err(Error::new(ErrorKind::UnsupportedContract {
+            found: contract,
+            supported: SUPPORTED_CONTRACTS.iter().map(|s| (*s).to_owned()).collect(),
+        }));
+    }
+
+    let func_sig = |idx: u32| {
+        func_types
+            .get(idx as usize)
+            .and_then(|t| types.get(*t as usize))
+    };
+
+    for (module, name, ty) in &imports {
+        let refuse = |reason: String| {
+            Error::new(ErrorKind::DisallowedImport {
+                module: module.clone(),
+                name: name.clone(),
+                reason,
+            })
+        };
+        let TypeRef::Func(t) = ty else {
+            return Err(refuse(
+                "only functions may be imported; the module must define its own memory, tables and globals".into(),
+            ));
+        };
+        let Some(spec) = find_import(module, name) else {
+            return Err(refuse(format!(
+                "the contract's imports are: {}",
+                IMPORTS
+                    .iter()
+                    .map(|i| format!("{}::{}", i.module, i.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let want = vec![ValType::I32; spec.params];
+        let ok = types
+            .get(*t as usize)
+            .is_some_and(|ft| ft.params() == want.as_slice() && ft.results().is_empty());
+        if !ok {
+            return Err(refuse(format!("its type must be {}", sig(&want, &[]))));
+        }
+    }
+
+    let has = |name: &str| exports.iter().find(|(n, _, _)| n == name);
+    match has("memory") {
+        Some((_, ExternalKind::Memory, _)) => {}
+        _ => {
+            return Err(Error::new(ErrorKind::MissingExport {
+                name: "memory".into(),
+                expected: "a memory".into(),
+            }));
+        }
+    }
+    for (name, params, results) in REQUIRED_EXPORTS {
+        let ok = match has(name) {
+            Some((_, ExternalKind::Func, idx)) => func_sig(*idx)
+                .is_some_and(|ft| ft.params() == *params && ft.results() == *results),
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::new(ErrorKind::MissingExport {
+                name: (*name).into(),
+                expected: sig(params, results),
+            }));
+        }
+    }
+    let post = |name: &str| -> Result<bool> {
+        match has(name) {
+            None => Ok(false),
+            Some((_, ExternalKind::Func, idx))
+                if func_sig(*idx)
+                    .is_some_and(|ft| ft.params() == [ValType::I32] && ft.results().is_empty()) =>
+            {
+                Ok(true)
+            }
+            Some(_) => Err(Error::new(ErrorKind::MissingExport {
+                name: name.into(),
+                expected: sig(&[ValType::I32], &[]),
+            })),
+        }
+    };
+    let has_post_describe = post("cabi_post_describe")?;
+    let has_post_execute = post("cabi_post_execute")?;
+
+    let memory_min_bytes = memory_min_pages.unwrap_or(0).saturating_mul(65536);
+    if memory_min_bytes > limits.max_memory_bytes {
+        return Err(Error::limit(
+            Limit::Memory,
+            memory_min_bytes,
+            limits.max_memory_bytes,
+        ));
+    }
+
+    Ok(ModuleInfo {
+        contract,
+        size,
+        memory_min_bytes,
+        has_post_describe,
+        has_post_execute,
+        has_start,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPORTS: &str = r#"
+        (memory (export "memory") 1)
+        (func (export "describe") (result i32) i32.const 0)
+        (func (export "execute") (param i32 i32 i32 i32) (result i32) i32.const 0)
+        (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+        (@custom "morph:contract" "0.1.0")
+    "#;
+
+    fn module(body: &str) -> Vec<u8> {
+        wat::parse_str(format!("(module {body})")).unwrap()
+    }
+
+    fn err(bytes: &[u8]) -> Error {
+        validate(bytes, &Limits::default()).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_a_minimal_extension() {
+        let info = validate(&module(EXPORTS), &Limits::default()).unwrap();
+        assert_eq!(info.contract, "0.1.0");
+        assert!(!info.has_post_execute);
+    }
+
+    #[test]
+    fn refuses_text_random_and_truncated_bytes() {
+        assert_eq!(err(b"hello, world\n").class(), "invalid-module");
+        assert_eq!(err(&[0x8f, 0x11, 0x00, 0xfe, 0x33, 0x42, 0x99, 0x01]).class(), "invalid-module");
+        let m = module(EXPORTS);
+        let e = err(&m[..m.len() / 2]);
+        assert_eq!(e.class(), "invalid-module");
+        assert!(e.to_string().contains("does not validate"), "{e}");
+    }
+
+    #[test]
+    fn refuses_an_empty_module_for_want_of_a_contract() {
+        let e = err(&module(""));
+        assert_eq!(e.class(), "invalid-module");
+        assert!(e.to_string().contains("morph:contract"), "{e}");
+    }
+
+    #[test]
+    fn refuses_an_unsupported_contract_naming_both_versions() {
+        let m = module(&EXPORTS.replace("\"0.1.0\"", "\"9.0.0\""));
+        let e = err(&m);
+        assert_eq!(e.class(), "unsupported-contract");
+        let msg = e.to_string();
+        assert!(msg.contains("9.0.0") && msg.contains("0.1.0"), "{msg}");
+    }
+
+    #[test]
+    fn refuses_imports_outside_the_contract() {
+        let m = module(&format!(r#"(import "env" "system" (func (param i32))) {EXPORTS}"#));
+        let e = err(&m);
+        assert_eq!(e.class(), "disallowed-import");
+        assert!(e.to_string().contains("env::system"), "{e}");
+        let m = module(&format!(
+            r#"(import "morph:extension/log@0.1.0" "log" (func (param i32))) {EXPORTS}"#
+        ));
+        assert_eq!(err(&m).class(), "disallowed-import");
+    }
+
+    #[test]
+    fn refuses_missing_exports() {
+        let m = module(&EXPORTS.replace("\"execute\"", "\"run\""));
+        let e = err(&m);
+        assert_eq!(e.class(), "missing-export");
+        assert!(e.to_string().contains("`execute`"), "{e}");
+    }
+
+    #[test]
+    fn refuses_memory_beyond_the_limit_before_running() {
+        let m = module(&EXPORTS.replace("(export \"memory\") 1", "(export \"memory\") 65536"));
+        let e = err(&m);
+        assert_eq!(e.detail(), "limit-exceeded:memory");
+        assert!(e.to_string().contains("4294967296"), "{e}");
+    }
+}
+
+/// Magic at the start of Morph's compiled-code framing.
+const FRAME_MAGIC: &[u8; 8] = b"MORPHCC1";
+
+/// Frames a backend's compiled code with the module's [`ModuleInfo`], so that
+/// [`Runtime::deserialize`](crate::Runtime::deserialize) restores both. Every backend uses
+/// this one format: magic, then length-prefixed fields, then the engine's bytes.
+pub fn frame_compiled(info: &ModuleInfo, code: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(code.len() + 64);
+    out.extend_from_slice(FRAME_MAGIC);
+    let contract = info.contract.as_bytes();
+    out.extend_from_slice(&(contract.len() as u32).to_le_bytes());
+    out.extend_from_slice(contract);
+    out.extend_from_slice(&info.size.to_le_bytes());
+    out.extend_from_slice(&info.memory_min_bytes.to_le_bytes());
+    let flags = u8::from(info.has_post_describe)
+        | (u8::from(info.has_post_execute) << 1)
+        | (u8::from(info.has_start) << 2);
+    out.push(flags);
+    out.extend_from_slice(code);
+    out
+}
+
+/// Splits bytes written by [`frame_compiled`] into the module info and the engine's code.
+///
+/// # Errors
+/// `Engine` when the bytes are not a framed compiled module.
+pub fn unframe_compiled(bytes: &[u8]) -> Result<(ModuleInfo, &[u8])> {
+    let bad = || Error::engine("not compiled code written by this version of Morph");
+    let rest = bytes.strip_prefix(FRAME_MAGIC.as_slice()).ok_or_else(bad)?;
+    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(bad());
+    }
+    let (contract, rest) = rest.split_at(len);
+    let contract = std::str::from_utf8(contract).map_err(|_| bad())?.to_owned();
+    let (size, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+    let (mem, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+    let (flags, code) = rest.split_first().ok_or_else(bad)?;
+    Ok((
+        ModuleInfo {
+            contract,
+            size: u64::from_le_bytes(*size),
+            memory_min_bytes: u64::from_le_bytes(*mem),
+            has_post_describe: flags & 1 != 0,
+            has_post_execute: flags & 2 != 0,
+            has_start: flags & 4 != 0,
+        },
+        code,
+    ))
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_garbage_is_refused() {
+        let info = ModuleInfo {
+            contract: "0.1.0".into(),
+            size: 42,
+            memory_min_bytes: 65536,
+            has_post_describe: true,
+            has_post_execute: false,
+            has_start: true,
+        };
+        let framed = frame_compiled(&info, b"code");
+        let (back, code) = unframe_compiled(&framed).unwrap();
+        assert_eq!(back, info);
+        assert_eq!(code, b"code");
+        assert!(unframe_compiled(b"garbage").is_err());
+        assert!(unframe_compiled(&framed[..12]).is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! The shared engine, its epoch ticker, store state and error mapping.
+
+use morph_runtime::{
+    CompiledModule, Error, HostContext, Instance, InstanceConfig, Limit, Limits, Result,
+    Runtime, TrapKind,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+
+/// How often the epoch advances: the wall-clock deadline's resolution.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Table elements a guest may grow to.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    Component,
+    Core,
+}
+
+/// The wasmtime backend in one of its two modes. See the crate docs.
+#[derive(Clone)]
+pub struct WasmtimeRuntime {
+    pub(crate) engine: Engine,
+    mode: Mode,
+}
+
+impl WasmtimeRuntime {
+    /// The `wasmtime` backend: the module runs as a component (reference semantics).
+    ///
+    /// # Errors
+    /// `Engine` when wasmtime cannot be configured on this machine.
+    pub fn component() -> Result<Self> {
+        Self::new(Mode::Component)
+    }
+
+    /// The `wasmtime-core` backend: the module runs as a core module through Morph's
+    /// Canonical ABI.
+    ///
+    /// # Errors
+    /// `Engine` when wasmtime cannot be configured on this machine.
+    pub fn core() -> Result<Self> {
+        Self::new(Mode::Core)
+    }
+
+    fn new(mode: Mode) -> Result<Self> {
+        let mut config = Config::new();
+        config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .wasm_component_model(mode == Mode::Component)
+            .wasm_memory64(false)
+            .wasm_multi_memory(false)
+            .wasm_gc(false)
+            .wasm_tail_call(false)
+            .wasm_relaxed_simd(false)
+            .max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config).map_err(|e| Error::engine(e.to_string()))?;
+        start_ticker(&engine);
+        Ok(WasmtimeRuntime { engine, mode })
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("morph-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("could not start the epoch ticker; wall-clock deadlines are off: {e}");
+    }
+}
+
+impl Runtime for WasmtimeRuntime {
+    fn name(&self) -> &'static str {
+        match self.mode {
+            Mode::Component => "wasmtime",
+            Mode::Core => "wasmtime-core",
+        }
+    }
+
+    fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Arc<dyn CompiledModule>> {
+        let info = morph_runtime::validate(wasm, limits)?;
+        match self.mode {
+            Mode::Component => crate::component::compile(&self.engine, wasm, info),
+            Mode::Core => crate::core_mode::compile(&self.engine, wasm, info),
+        }
+    }
+
+    fn serialize(&self, module: &dyn CompiledModule) -> Result<Vec<u8>> {
+        match self.mode {
+            Mode::Component => crate::component::serialize(module),
+            Mode::Core => crate::core_mode::serialize(module),
+        }
+    }
+
+    unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>> {
+        // SAFETY: forwarded contract: the caller guarantees `bytes` came from `serialize`.
+        unsafe {
+            match self.mode {
+                Mode::Component => crate::component::deserialize(&self.engine, bytes),
+                Mode::Core => crate::core_mode::deserialize(&self.engine, bytes),
+            }
+        }
+    }
+
+    fn instantiate(
+        &self,
+        module: &dyn CompiledModule,
+        config: InstanceConfig,
+    ) -> Result<Box<dyn Instance>> {
+        match self.mode {
+            Mode::Component => crate::component::instantiate(&self.engine, module, config),
+            Mode::Core => crate::core_mode::instantiate(&self.engine, module, config),
+        }
+    }
+}
+
+/// What every store holds: Morph's host state and the memory limiter's view of it.
+pub(crate) struct StoreData {
+    pub(crate) host: HostContext,
+    pub(crate) started: Instant,
+    /// Core mode only: the guest's memory and allocator, once instantiated.
+    pub(crate) core: Option<crate::core_mode::Exports>,
+}
+
+impl ResourceLimiter for StoreData {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let desired = desired as u64;
+        if desired > self.host.limits().max_memory_bytes {
+            self.host.memory_refused(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// A store with limits, ready for a new call.
+pub(crate) fn new_store(engine: &Engine, config: InstanceConfig) -> Store<StoreData> {
+    let host = HostContext::new(config.handler, config.label, config.limits);
+    let mut store = Store::new(
+        engine,
+        StoreData {
+            host,
+            started: Instant::now(),
+            core: None,
+        },
+    );
+    store.limiter(|d| d as &mut dyn ResourceLimiter);
+    store
+}
+
+/// Arms fuel and the deadline and resets the per-call counters.
+pub(crate) fn begin_call(store: &mut Store<StoreData>) -> Result<()> {
+    let limits = store.data().host.limits().clone();
+    store
+        .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+        .map_err(|e| Error::engine(e.to_string()))?;
+    let ticks = limits.timeout.as_nanos() / EPOCH_TICK.as_nanos() + 1;
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+    let data = store.data_mut();
+    data.host.begin_call();
+    data.started = Instant::now();
+    Ok(())
+}
+
+/// Fuel used in the current call.
+pub(crate) fn fuel_used(store: &Store<StoreData>) -> u64 {
+    let budget = store.data().host.limits().fuel.unwrap_or(u64::MAX);
+    budget.saturating_sub(store.get_fuel().unwrap_or(0))
+}
+
+/// Maps a wasmtime error from a guest call to Morph's taxonomy.
+pub(crate) fn map_error(err: wasmtime::Error, store: &Store<StoreData>) -> Error {
+    if let Some(e) = err.downcast_ref::<Error>() {
+        return e.clone();
+    }
+    let data = store.data();
+    let limits = data.host.limits();
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        let kind = match trap {
+            Trap::OutOfFuel => {
+                let max = limits.fuel.unwrap_or(u64::MAX);
+                return Error::limit(Limit::Cpu, max, max);
+            }
+            Trap::Interrupt => {
+                let used = data.started.elapsed().as_millis() as u64;
+                return Error::limit(Limit::Timeout, used, limits.timeout.as_millis() as u64);
+            }
+            Trap::StackOverflow => TrapKind::StackOverflow,
+            Trap::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+            Trap::TableOutOfBounds => TrapKind::TableOutOfBounds,
+            Trap::IndirectCallToNull | Trap::BadSignature => TrapKind::IndirectCall,
+            Trap::IntegerOverflow => TrapKind::IntegerOverflow,
+            Trap::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+            Trap::BadConversionToInteger => TrapKind::BadConversionToInteger,
+            Trap::UnreachableCodeReached => TrapKind::Unreachable,
+            _ => TrapKind::Other,
+        };
+        return data.host.explain_trap(Error::trap(kind));
+    }
+    if let Some(requested) = data.host.refused_memory() {
+        return Error::limit(Limit::Memory, requested, limits.max_memory_bytes);
+    }
+    Error::engine(format!("{err:#}"))
+}
