@@ -1,1 +1,168 @@
-fn main(){}
+//! `cargo xtask`: Morph's automation, in Rust.
+//!
+//! - `cargo xtask build`: builds every extension in `extensions/` for
+//!   wasm32-unknown-unknown, shrinks it with `wasm-opt -Oz`, validates it and writes
+//!   `target/extensions/<name>.wasm`.
+//! - `cargo xtask demo`: builds the samples and runs their actions through `morph`.
+//! - `cargo xtask ci`: everything CI checks: fmt, clippy, build, extensions, tests, docs.
+//!
+//! Tools are installed when missing: the wasm32 target with `rustup target add`, and
+//! Debian's `binaryen` (for `wasm-opt`) with apt when running as root.
+
+mod build;
+mod tools;
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = args.first().map(String::as_str).unwrap_or("help");
+    match cmd {
+        "build" => build::build_all().map(|_| ()),
+        "demo" => demo(),
+        "ci" => ci(),
+        "help" | "--help" | "-h" => {
+            println!("usage: cargo xtask <build|demo|ci>");
+            println!("  build  build the extensions in extensions/ into target/extensions/");
+            println!("  demo   build the samples and run their actions through Morph");
+            println!("  ci     fmt, clippy, build, extensions, tests, docs: what CI runs");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`; try `cargo xtask help`"),
+    }
+}
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Cargo's target directory (honours `CARGO_TARGET_DIR`).
+pub(crate) fn cargo_target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() { d } else { root().join(d) }
+        }
+        None => root().join("target"),
+    }
+}
+
+pub(crate) fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs `cmd`, failing with its description when it fails.
+pub(crate) fn run_cmd(cmd: &mut Command, what: &str) -> Result<()> {
+    eprintln!("xtask: {what}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start: {what}"))?;
+    if !status.success() {
+        bail!("failed ({status}): {what}");
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    tools::ensure_rust_target("wasm32-unknown-unknown")?;
+    run_cmd(
+        cargo().args(["fmt", "--all", "--", "--check"]),
+        "cargo fmt --check",
+    )?;
+    run_cmd(
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "cargo clippy -D warnings",
+    )?;
+    run_cmd(cargo().args(["build", "--workspace"]), "cargo build")?;
+    build::build_all()?;
+    run_cmd(cargo().args(["test", "--workspace"]), "cargo test")?;
+    run_cmd(
+        cargo()
+            .args([
+                "doc",
+                "--no-deps",
+                "-p",
+                "morph-abi",
+                "-p",
+                "morph-runtime",
+                "-p",
+                "morph-host",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+        "cargo doc (warnings denied)",
+    )?;
+    demo()?;
+    eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    let built = build::build_all()?;
+    run_cmd(
+        cargo().args(["build", "-p", "morph-cli"]),
+        "cargo build -p morph-cli",
+    )?;
+    let morph = cargo_target_dir().join("debug").join("morph");
+    let samples: &[(&str, &[(&str, &str)])] = &[(
+        "hello",
+        &[
+            ("greet", r#"{"name":"Ada"}"#),
+            ("count-words", r#"{"text":"the quick brown fox"}"#),
+            ("echo", r#"{"anything":[1,2,3]}"#),
+        ],
+    )];
+    for (name, calls) in samples {
+        let Some(wasm) = built
+            .iter()
+            .find(|p| p.file_stem().is_some_and(|s| s == *name))
+        else {
+            bail!("sample `{name}` was not built");
+        };
+        println!("\n== {name} ({}) ==", wasm.display());
+        let status = Command::new(&morph).arg("describe").arg(wasm).status()?;
+        if !status.success() {
+            bail!("morph describe {name} failed");
+        }
+        for (action, input) in *calls {
+            for backend in ["wasmtime", "wasmtime-core"] {
+                let out = Command::new(&morph)
+                    .args(["run"])
+                    .arg(wasm)
+                    .args([action, "--input", input, "--backend", backend])
+                    .output()
+                    .with_context(|| format!("running {}", morph.display()))?;
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                if !out.status.success() {
+                    bail!(
+                        "morph run {name} {action} on {backend} failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                println!("{action:12} {input:34} [{backend:13}] -> {}", stdout.trim());
+            }
+        }
+    }
+    Ok(())
+}

@@ -86,9 +86,9 @@ pub mod host;
 
 pub use sdk::{Extension, Input, Output};
 pub use types::{
-    ActionInfo, CONTRACT_PACKAGE, CONTRACT_SECTION, CONTRACT_VERSION, Error, ErrorKind,
-    EventInfo, ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse,
-    LogLevel, Method, SideEffect,
+    ActionInfo, CONTRACT_PACKAGE, CONTRACT_SECTION, CONTRACT_VERSION, Error, ErrorKind, EventInfo,
+    ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method,
+    SideEffect,
 };
 
 /// Implementation details of [`export_extension!`]; not part of the API.

@@ -14,8 +14,8 @@
 
 use crate::error::{Error, Limit, Result};
 use morph_abi::{
-    ActionInfo, Error as GuestError, ErrorKind as GuestErrorKind, EventInfo, ExtensionInfo,
-    Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method, SideEffect,
+    ActionInfo, Error as GuestError, ErrorKind as GuestErrorKind, EventInfo, ExtensionInfo, Header,
+    HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method, SideEffect,
 };
 
 /// A guest's linear memory, as a backend exposes it to the shared ABI code.
@@ -158,7 +158,7 @@ impl<'a> Lowerer<'a> {
 }
 
 fn check_align(ptr: u32, align: u32, what: &str) -> Result<()> {
-    if ptr % align != 0 {
+    if !ptr.is_multiple_of(align) {
         return Err(Error::bad_guest_data(format!(
             "{what} pointer {ptr:#x} is not aligned to {align} bytes"
         )));
@@ -186,7 +186,10 @@ pub(crate) trait Abi: Sized {
         let mut out = Vec::with_capacity(len as usize);
         for i in 0..len {
             // Cannot overflow: `charge` bounded `total` by the budget, itself a u32.
-            out.push(Self::load(cx, ptr.wrapping_add(i.wrapping_mul(Self::SIZE)))?);
+            out.push(Self::load(
+                cx,
+                ptr.wrapping_add(i.wrapping_mul(Self::SIZE)),
+            )?);
         }
         Ok(out)
     }
@@ -564,7 +567,11 @@ mod tests {
             version: "1.0.0".into(),
             description: "d".into(),
             actions: vec![ActionInfo::new("a", "b").side_effect(SideEffect::Write)],
-            events: vec![EventInfo::new("e", "f", serde_json::json!({"type": "object"}))],
+            events: vec![EventInfo::new(
+                "e",
+                "f",
+                serde_json::json!({"type": "object"}),
+            )],
             config_schema: Some("{}".into()),
         };
         let mut mem = VecMem {

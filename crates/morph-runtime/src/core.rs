@@ -81,7 +81,10 @@ pub fn execute(
     inst.begin()?;
     let (a, i) = {
         let mut l = Lowerer::new(inst);
-        (l.bytes(action.as_bytes(), 1)?, l.bytes(input.as_bytes(), 1)?)
+        (
+            l.bytes(action.as_bytes(), 1)?,
+            l.bytes(input.as_bytes(), 1)?,
+        )
     };
     let ret = inst.call_execute([a.0, a.1, i.0, i.1])?;
     let max = inst.host().limits().max_output_bytes;

@@ -154,7 +154,9 @@ impl TrapKind {
     /// What the trap means, in the same words on every backend.
     pub fn description(self) -> &'static str {
         match self {
-            TrapKind::Unreachable => "wasm `unreachable` instruction executed (a Rust guest panicked or aborted)",
+            TrapKind::Unreachable => {
+                "wasm `unreachable` instruction executed (a Rust guest panicked or aborted)"
+            }
             TrapKind::MemoryOutOfBounds => "out-of-bounds memory access",
             TrapKind::StackOverflow => "call stack exhausted (runaway recursion?)",
             TrapKind::IntegerDivisionByZero => "integer divide by zero",

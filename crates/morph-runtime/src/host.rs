@@ -4,9 +4,7 @@
 use crate::abi::{FromDiscriminant, GuestMemory, Lifter, Lowerer};
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::limits::Limits;
-use morph_abi::{
-    Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method,
-};
+use morph_abi::{Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method};
 use std::sync::Arc;
 
 /// Who is calling: passed to every [`HostHandler`] method.
@@ -41,11 +39,17 @@ pub trait HostHandler: Send + Sync + 'static {
     fn log(&self, cx: &CallContext<'_>, level: LogLevel, message: &str) {
         let ext = cx.extension;
         match level {
-            LogLevel::Trace => tracing::trace!(target: "morph::guest", extension = ext, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Trace => {
+                tracing::trace!(target: "morph::guest", extension = ext, "{message}")
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "morph::guest", extension = ext, "{message}")
+            }
             LogLevel::Info => tracing::info!(target: "morph::guest", extension = ext, "{message}"),
             LogLevel::Warn => tracing::warn!(target: "morph::guest", extension = ext, "{message}"),
-            LogLevel::Error => tracing::error!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Error => {
+                tracing::error!(target: "morph::guest", extension = ext, "{message}")
+            }
         }
     }
 
@@ -105,7 +109,12 @@ pub trait HostHandler: Send + Sync + 'static {
     ///
     /// # Errors
     /// The host error handed back to the guest.
-    fn events_emit(&self, cx: &CallContext<'_>, name: &str, payload: &str) -> Result<(), HostError> {
+    fn events_emit(
+        &self,
+        cx: &CallContext<'_>,
+        name: &str,
+        payload: &str,
+    ) -> Result<(), HostError> {
         let _ = payload;
         Err(cx.deny(&format!("events:{name}"), &format!("emit event `{name}`")))
     }
@@ -148,7 +157,10 @@ fn url_host(url: &str) -> &str {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if authority.starts_with('[') {
-        return authority.split_once(']').map_or(authority, |(h, _)| h).trim_start_matches('[');
+        return authority
+            .split_once(']')
+            .map_or(authority, |(h, _)| h)
+            .trim_start_matches('[');
     }
     authority.split(':').next().unwrap_or(authority)
 }
@@ -167,7 +179,11 @@ pub struct HostContext {
 impl HostContext {
     /// State for an instance of the extension labelled `extension` (its id, or its file
     /// name until `describe` has run).
-    pub fn new(handler: Arc<dyn HostHandler>, extension: impl Into<String>, limits: Limits) -> Self {
+    pub fn new(
+        handler: Arc<dyn HostHandler>,
+        extension: impl Into<String>,
+        limits: Limits,
+    ) -> Self {
         HostContext {
             handler,
             extension: extension.into(),
@@ -375,7 +391,9 @@ const fn imp(iface: &'static str, name: &'static str, params: usize, func: HostF
 
 /// The import named `module::name`, if the contract has it.
 pub fn find_import(module: &str, name: &str) -> Option<&'static ImportSpec> {
-    IMPORTS.iter().find(|i| i.module == module && i.name == name)
+    IMPORTS
+        .iter()
+        .find(|i| i.module == module && i.name == name)
 }
 
 /// What a backend gives [`dispatch`] for one host call: the guest's memory (with its
@@ -386,7 +404,9 @@ pub trait HostCaller: GuestMemory {
 }
 
 fn wrong_arity(func: HostFunc) -> Error {
-    Error::engine(format!("host function {func:?} called with the wrong number of arguments"))
+    Error::engine(format!(
+        "host function {func:?} called with the wrong number of arguments"
+    ))
 }
 
 /// Runs the host call `func` with its flat `i32` arguments: lifts them from guest memory,
@@ -404,7 +424,25 @@ pub fn dispatch(func: HostFunc, args: &[u32], caller: &mut dyn HostCaller) -> Re
             let message = Lifter::new(caller, max).string(ptr, len)?;
             caller.host().log(level, &message)
         }
-        (HostFunc::HttpFetch, &[method, url_p, url_l, h_p, h_l, b_d, b_p, b_l, s_d, s_p, s_l, t_d, t_v, ret]) => {
+        (
+            HostFunc::HttpFetch,
+            &[
+                method,
+                url_p,
+                url_l,
+                h_p,
+                h_l,
+                b_d,
+                b_p,
+                b_l,
+                s_d,
+                s_p,
+                s_l,
+                t_d,
+                t_v,
+                ret,
+            ],
+        ) => {
             let request = {
                 let mut l = Lifter::new(caller, max);
                 HttpRequest {
@@ -447,7 +485,9 @@ pub fn dispatch(func: HostFunc, args: &[u32], caller: &mut dyn HostCaller) -> Re
                 let mut l = Lifter::new(caller, max);
                 (l.string(np, nl)?, l.string(pp, pl)?)
             };
-            let r = caller.host().call(|h, cx| h.events_emit(cx, &name, &payload))?;
+            let r = caller
+                .host()
+                .call(|h, cx| h.events_emit(cx, &name, &payload))?;
             Lowerer::new(caller).store(&r, ret)
         }
         (HostFunc::ConfigGet, &[ret]) => {

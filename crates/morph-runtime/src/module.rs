@@ -5,8 +5,7 @@ use crate::host::{IMPORTS, find_import};
 use crate::limits::Limits;
 use morph_abi::{CONTRACT_SECTION, CONTRACT_VERSION};
 use wasmparser::{
-    Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator,
-    WasmFeatures,
+    Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
 
 /// Contract versions this host runs.
@@ -78,7 +77,11 @@ fn sig(params: &[ValType], results: &[ValType]) -> String {
 pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let size = bytes.len() as u64;
     if size > limits.max_module_bytes {
-        return Err(Error::limit(Limit::ModuleSize, size, limits.max_module_bytes));
+        return Err(Error::limit(
+            Limit::ModuleSize,
+            size,
+            limits.max_module_bytes,
+        ));
     }
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(Error::invalid_module(
@@ -155,7 +158,10 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     if !SUPPORTED_CONTRACTS.contains(&contract.as_str()) {
         return Err(Error::new(ErrorKind::UnsupportedContract {
             found: contract,
-            supported: SUPPORTED_CONTRACTS.iter().map(|s| (*s).to_owned()).collect(),
+            supported: SUPPORTED_CONTRACTS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }));
     }
 
@@ -209,8 +215,9 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     }
     for (name, params, results) in REQUIRED_EXPORTS {
         let ok = match has(name) {
-            Some((_, ExternalKind::Func, idx)) => func_sig(*idx)
-                .is_some_and(|ft| ft.params() == *params && ft.results() == *results),
+            Some((_, ExternalKind::Func, idx)) => {
+                func_sig(*idx).is_some_and(|ft| ft.params() == *params && ft.results() == *results)
+            }
             _ => false,
         };
         if !ok {
@@ -287,7 +294,10 @@ mod tests {
     #[test]
     fn refuses_text_random_and_truncated_bytes() {
         assert_eq!(err(b"hello, world\n").class(), "invalid-module");
-        assert_eq!(err(&[0x8f, 0x11, 0x00, 0xfe, 0x33, 0x42, 0x99, 0x01]).class(), "invalid-module");
+        assert_eq!(
+            err(&[0x8f, 0x11, 0x00, 0xfe, 0x33, 0x42, 0x99, 0x01]).class(),
+            "invalid-module"
+        );
         let m = module(EXPORTS);
         let e = err(&m[..m.len() / 2]);
         assert_eq!(e.class(), "invalid-module");
@@ -312,7 +322,9 @@ mod tests {
 
     #[test]
     fn refuses_imports_outside_the_contract() {
-        let m = module(&format!(r#"(import "env" "system" (func (param i32))) {EXPORTS}"#));
+        let m = module(&format!(
+            r#"(import "env" "system" (func (param i32))) {EXPORTS}"#
+        ));
         let e = err(&m);
         assert_eq!(e.class(), "disallowed-import");
         assert!(e.to_string().contains("env::system"), "{e}");

@@ -77,8 +77,7 @@ pub(crate) fn compile(
     info: ModuleInfo,
 ) -> Result<Arc<dyn CompiledModule>> {
     let bytes = componentize(wasm)?;
-    let component =
-        Component::new(engine, &bytes).map_err(|e| Error::engine(format!("{e:#}")))?;
+    let component = Component::new(engine, &bytes).map_err(|e| Error::engine(format!("{e:#}")))?;
     Ok(Arc::new(ComponentModule { component, info }))
 }
 
@@ -100,10 +99,7 @@ pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
 
 /// # Safety
 /// `bytes` must come from [`serialize`].
-pub(crate) unsafe fn deserialize(
-    engine: &Engine,
-    bytes: &[u8],
-) -> Result<Arc<dyn CompiledModule>> {
+pub(crate) unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>> {
     let (info, code) = morph_runtime::unframe_compiled(bytes)?;
     // SAFETY: the caller guarantees the bytes came from `serialize` unchanged.
     let component = unsafe { Component::deserialize(engine, code) }
@@ -143,7 +139,8 @@ pub(crate) fn instantiate(
 /// Errors from a component call that are neither ours nor traps come from wasmtime's
 /// lifting of the guest's answer: malformed guest data.
 fn map_call_error(err: wasmtime::Error, store: &Store<StoreData>) -> Error {
-    let is_ours = err.downcast_ref::<Error>().is_some() || err.downcast_ref::<wasmtime::Trap>().is_some();
+    let is_ours =
+        err.downcast_ref::<Error>().is_some() || err.downcast_ref::<wasmtime::Trap>().is_some();
     if is_ours || store.data().host.refused_memory().is_some() {
         return map_error(err, store);
     }
@@ -304,7 +301,10 @@ fn to_host_error(e: abi::HostError) -> types::HostError {
 /// limits are errors that trap, refusals go back to the guest as values.
 fn call<T, U>(
     data: &mut StoreData,
-    f: impl FnOnce(&dyn morph_runtime::HostHandler, &morph_runtime::CallContext<'_>) -> Result<T, abi::HostError>,
+    f: impl FnOnce(
+        &dyn morph_runtime::HostHandler,
+        &morph_runtime::CallContext<'_>,
+    ) -> Result<T, abi::HostError>,
     convert: impl FnOnce(T) -> U,
 ) -> wasmtime::Result<Result<U, types::HostError>> {
     match data.host.call(f) {
@@ -319,7 +319,11 @@ fn call<T, U>(
 fn charge(data: &StoreData, bytes: usize) -> wasmtime::Result<()> {
     let max = u64::from(data.host.limits().max_output_bytes);
     if bytes as u64 > max {
-        return Err(wasmtime::Error::new(Error::limit(Limit::Output, bytes as u64, max)));
+        return Err(wasmtime::Error::new(Error::limit(
+            Limit::Output,
+            bytes as u64,
+            max,
+        )));
     }
     Ok(())
 }
@@ -346,7 +350,11 @@ impl http::Host for StoreData {
         request: http::Request,
     ) -> wasmtime::Result<Result<http::Response, types::HostError>> {
         let size = request.url.len()
-            + request.headers.iter().map(|h| 16 + h.name.len() + h.value.len()).sum::<usize>()
+            + request
+                .headers
+                .iter()
+                .map(|h| 16 + h.name.len() + h.value.len())
+                .sum::<usize>()
             + request.body.as_ref().map_or(0, Vec::len)
             + request.secret.as_ref().map_or(0, String::len);
         charge(self, size)?;
@@ -364,21 +372,31 @@ impl http::Host for StoreData {
             headers: request
                 .headers
                 .into_iter()
-                .map(|h| abi::Header { name: h.name, value: h.value })
+                .map(|h| abi::Header {
+                    name: h.name,
+                    value: h.value,
+                })
                 .collect(),
             body: request.body,
             secret: request.secret,
             timeout_ms: request.timeout_ms,
         };
-        call(self, |h, cx| h.http_fetch(cx, request), |r| http::Response {
-            status: r.status,
-            headers: r
-                .headers
-                .into_iter()
-                .map(|h| http::Header { name: h.name, value: h.value })
-                .collect(),
-            body: r.body,
-        })
+        call(
+            self,
+            |h, cx| h.http_fetch(cx, request),
+            |r| http::Response {
+                status: r.status,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|h| http::Header {
+                        name: h.name,
+                        value: h.value,
+                    })
+                    .collect(),
+                body: r.body,
+            },
+        )
     }
 }
 
@@ -387,7 +405,11 @@ impl kv::Host for StoreData {
         charge(self, key.len())?;
         call(self, |h, cx| h.kv_get(cx, &key), |v| v)
     }
-    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::HostError>> {
+    fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), types::HostError>> {
         charge(self, key.len() + value.len())?;
         call(self, |h, cx| h.kv_set(cx, &key, &value), |v| v)
     }
@@ -395,14 +417,21 @@ impl kv::Host for StoreData {
         charge(self, key.len())?;
         call(self, |h, cx| h.kv_delete(cx, &key), |v| v)
     }
-    fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, types::HostError>> {
+    fn list_keys(
+        &mut self,
+        prefix: String,
+    ) -> wasmtime::Result<Result<Vec<String>, types::HostError>> {
         charge(self, prefix.len())?;
         call(self, |h, cx| h.kv_list_keys(cx, &prefix), |v| v)
     }
 }
 
 impl events::Host for StoreData {
-    fn emit(&mut self, name: String, payload: String) -> wasmtime::Result<Result<(), types::HostError>> {
+    fn emit(
+        &mut self,
+        name: String,
+        payload: String,
+    ) -> wasmtime::Result<Result<(), types::HostError>> {
         charge(self, name.len() + payload.len())?;
         call(self, |h, cx| h.events_emit(cx, &name, &payload), |v| v)
     }

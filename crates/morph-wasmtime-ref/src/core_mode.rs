@@ -45,7 +45,10 @@ fn downcast(module: &dyn CompiledModule) -> Result<&CoreModule> {
 
 pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
     let m = downcast(module)?;
-    let code = m.module.serialize().map_err(|e| Error::engine(e.to_string()))?;
+    let code = m
+        .module
+        .serialize()
+        .map_err(|e| Error::engine(e.to_string()))?;
     Ok(morph_runtime::frame_compiled(&m.info, &code))
 }
 
@@ -81,8 +84,14 @@ fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
                     };
                 }
                 let n = params.len().min(args.len());
-                dispatch(func, &args[..n], &mut CallerMem { caller: &mut caller })
-                    .map_err(wasmtime::Error::new)
+                dispatch(
+                    func,
+                    &args[..n],
+                    &mut CallerMem {
+                        caller: &mut caller,
+                    },
+                )
+                .map_err(wasmtime::Error::new)
             })
             .map_err(|e| Error::engine(e.to_string()))?;
     }
@@ -187,16 +196,26 @@ pub(crate) fn instantiate(
         .get_memory(&mut store, "memory")
         .ok_or_else(|| Error::engine("export `memory` vanished"))?;
     let te = |e: wasmtime::Error| Error::engine(e.to_string());
-    let realloc = typed(&mut store, "cabi_realloc")?.typed(&store).map_err(te)?;
+    let realloc = typed(&mut store, "cabi_realloc")?
+        .typed(&store)
+        .map_err(te)?;
     let describe = typed(&mut store, "describe")?.typed(&store).map_err(te)?;
     let execute = typed(&mut store, "execute")?.typed(&store).map_err(te)?;
     let post_describe = if m.info.has_post_describe {
-        Some(typed(&mut store, "cabi_post_describe")?.typed(&store).map_err(te)?)
+        Some(
+            typed(&mut store, "cabi_post_describe")?
+                .typed(&store)
+                .map_err(te)?,
+        )
     } else {
         None
     };
     let post_execute = if m.info.has_post_execute {
-        Some(typed(&mut store, "cabi_post_execute")?.typed(&store).map_err(te)?)
+        Some(
+            typed(&mut store, "cabi_post_execute")?
+                .typed(&store)
+                .map_err(te)?,
+        )
     } else {
         None
     };

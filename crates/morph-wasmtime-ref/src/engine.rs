@@ -1,8 +1,8 @@
 //! The shared engine, its epoch ticker, store state and error mapping.
 
 use morph_runtime::{
-    CompiledModule, Error, HostContext, Instance, InstanceConfig, Limit, Limits, Result,
-    Runtime, TrapKind,
+    CompiledModule, Error, HostContext, Instance, InstanceConfig, Limit, Limits, Result, Runtime,
+    TrapKind,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,9 +5,7 @@
 //! extension logs that and carries on, as a well-behaved extension should.
 
 use morph_abi::host::{events, log};
-use morph_abi::{
-    ActionInfo, Error, EventInfo, Extension, ExtensionInfo, Input, Output,
-};
+use morph_abi::{ActionInfo, Error, EventInfo, Extension, ExtensionInfo, Input, Output};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -1,0 +1,110 @@
+//! `cargo xtask build`: extensions to optimized, validated wasm.
+
+use crate::{cargo, cargo_target_dir, root, run_cmd, tools};
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::process::Command;
+
+const TARGET: &str = "wasm32-unknown-unknown";
+const CONTRACT_SECTION: &str = "morph:contract";
+
+/// The features Rust 1.95 enables by default for wasm32, named explicitly (never `-all`,
+/// which writes modules that engines reject).
+const WASM_OPT_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-sign-ext",
+    "--enable-nontrapping-float-to-int",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// The Rust extensions: every folder of `extensions/` with a Cargo.toml.
+fn rust_extensions() -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root().join("extensions")).context("reading extensions/")? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file()
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Builds every extension; returns the paths written.
+pub fn build_all() -> Result<Vec<PathBuf>> {
+    tools::ensure_rust_target(TARGET)?;
+    tools::ensure_apt_tool("wasm-opt", "binaryen")?;
+    let names = rust_extensions()?;
+    let mut cmd = cargo();
+    cmd.args(["build", "--target", TARGET, "--profile", "ext"]);
+    for n in &names {
+        cmd.args(["-p", n]);
+    }
+    run_cmd(
+        &mut cmd,
+        &format!("building {} extension(s) for {TARGET}", names.len()),
+    )?;
+
+    let out_dir = root().join("target").join("extensions");
+    std::fs::create_dir_all(&out_dir)?;
+    let mut written = Vec::new();
+    println!("{:24} {:>10} {:>10}", "extension", "built", "wasm-opt");
+    for name in &names {
+        let built = cargo_target_dir()
+            .join(TARGET)
+            .join("ext")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        let before = std::fs::metadata(&built)
+            .with_context(|| format!("{} was not built", built.display()))?
+            .len();
+        let out = out_dir.join(format!("{name}.wasm"));
+        let tmp = out_dir.join(format!(".{name}.wasm.tmp"));
+        let mut opt = Command::new("wasm-opt");
+        opt.arg("-Oz")
+            .args(WASM_OPT_FEATURES)
+            .arg(&built)
+            .arg("-o")
+            .arg(&tmp);
+        let status = opt.status().context("running wasm-opt")?;
+        if !status.success() {
+            bail!("wasm-opt failed on {}", built.display());
+        }
+        let bytes = std::fs::read(&tmp)?;
+        check_module(name, &bytes)?;
+        std::fs::rename(&tmp, &out)?;
+        println!("{:24} {:>10} {:>10}", name, before, bytes.len());
+        written.push(out);
+    }
+    Ok(written)
+}
+
+/// Validates the optimized module and checks that the contract section survived.
+fn check_module(name: &str, bytes: &[u8]) -> Result<()> {
+    let features = wasmparser::WasmFeatures::MUTABLE_GLOBAL
+        | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT
+        | wasmparser::WasmFeatures::SIGN_EXTENSION
+        | wasmparser::WasmFeatures::MULTI_VALUE
+        | wasmparser::WasmFeatures::BULK_MEMORY
+        | wasmparser::WasmFeatures::REFERENCE_TYPES
+        | wasmparser::WasmFeatures::SIMD
+        | wasmparser::WasmFeatures::FLOATS;
+    wasmparser::Validator::new_with_features(features)
+        .validate_all(bytes)
+        .with_context(|| format!("{name}: wasm-opt wrote an invalid module"))?;
+    let mut contract = false;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let wasmparser::Payload::CustomSection(c) = payload? {
+            contract |= c.name() == CONTRACT_SECTION;
+        }
+    }
+    if !contract {
+        bail!(
+            "{name}: the `{CONTRACT_SECTION}` section did not survive; does it use morph_abi::export_extension!?"
+        );
+    }
+    Ok(())
+}

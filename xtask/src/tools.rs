@@ -1,0 +1,69 @@
+//! Installing what the build needs, when it is missing.
+
+use anyhow::{Context, Result, bail};
+use std::process::{Command, Stdio};
+
+/// Adds a Rust target with rustup when it is not installed (rust-toolchain.toml installs
+/// nothing when `RUSTUP_AUTO_INSTALL=0`).
+pub fn ensure_rust_target(target: &str) -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running `rustup target list --installed` (is rustup installed?)")?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == target)
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the Rust target {target} (rustup target add {target})");
+    crate::run_cmd(
+        Command::new("rustup").args(["target", "add", target]),
+        &format!("rustup target add {target}"),
+    )
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs a Debian package that provides `tool`, when `tool` is missing.
+pub fn ensure_apt_tool(tool: &str, package: &str) -> Result<()> {
+    if have(tool) {
+        return Ok(());
+    }
+    if !is_root() || !have("apt-get") {
+        bail!(
+            "`{tool}` is missing: install Debian's `{package}` package (apt-get install {package}) or put `{tool}` on PATH"
+        );
+    }
+    eprintln!("xtask: `{tool}` is missing; installing Debian's `{package}` with apt-get");
+    let quiet = |c: &mut Command| {
+        c.env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null());
+    };
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    quiet(&mut update);
+    crate::run_cmd(&mut update, "apt-get update")?;
+    let mut install = Command::new("apt-get");
+    install.args(["install", "-y", "-qq", package]);
+    quiet(&mut install);
+    crate::run_cmd(&mut install, &format!("apt-get install {package}"))?;
+    if !have(tool) {
+        bail!("installed `{package}` but `{tool}` is still not on PATH");
+    }
+    Ok(())
+}
