@@ -51,6 +51,12 @@ pub trait CoreInstance: HostCaller {
 /// # Errors
 /// A trap, a limit, or `BadGuestData`.
 pub fn describe(inst: &mut dyn CoreInstance, module: &ModuleInfo) -> Result<ExtensionInfo> {
+    inst.host().check_usable()?;
+    let r = describe_inner(inst, module);
+    inst.host().settle(r)
+}
+
+fn describe_inner(inst: &mut dyn CoreInstance, module: &ModuleInfo) -> Result<ExtensionInfo> {
     inst.begin()?;
     let ret = inst.call_describe()?;
     let max = inst.host().limits().max_output_bytes;
@@ -68,6 +74,17 @@ pub fn describe(inst: &mut dyn CoreInstance, module: &ModuleInfo) -> Result<Exte
 /// `Guest` or `PermissionDenied` for the action's own error; a trap, a limit, or
 /// `BadGuestData` otherwise.
 pub fn execute(
+    inst: &mut dyn CoreInstance,
+    module: &ModuleInfo,
+    action: &str,
+    input: &str,
+) -> Result<String> {
+    inst.host().check_usable()?;
+    let r = execute_inner(inst, module, action, input);
+    inst.host().settle(r)
+}
+
+fn execute_inner(
     inst: &mut dyn CoreInstance,
     module: &ModuleInfo,
     action: &str,

@@ -104,6 +104,12 @@ pub enum ErrorKind {
         /// What is available.
         available: Vec<String>,
     },
+    /// An earlier call trapped, hit a limit or handed back malformed data; the instance
+    /// may be inconsistent and refuses further calls. Load the extension again.
+    Poisoned {
+        /// The error that stopped the instance.
+        cause: String,
+    },
     /// The engine failed for a reason that is not the guest's fault.
     Engine {
         /// The engine's message.
@@ -260,6 +266,7 @@ impl Error {
             ErrorKind::InvalidInput { .. } => "invalid-input",
             ErrorKind::InvalidOutput { .. } => "invalid-output",
             ErrorKind::BackendUnavailable { .. } => "backend-unavailable",
+            ErrorKind::Poisoned { .. } => "poisoned",
             ErrorKind::Engine { .. } => "engine",
         }
     }
@@ -272,6 +279,20 @@ impl Error {
             ErrorKind::LimitExceeded { limit, .. } => format!("limit-exceeded:{}", limit.as_str()),
             ErrorKind::Guest(e) => format!("guest-error:{}", e.kind),
             _ => self.class().to_owned(),
+        }
+    }
+
+    /// Whether this error leaves the instance unusable: a trap, a limit hit inside the
+    /// guest, malformed guest data, or an engine failure. Guest errors, refusals and bad
+    /// input do not.
+    pub fn poisons(&self) -> bool {
+        match &*self.kind {
+            ErrorKind::Trap { .. }
+            | ErrorKind::BadGuestData { .. }
+            | ErrorKind::Engine { .. }
+            | ErrorKind::Poisoned { .. } => true,
+            ErrorKind::LimitExceeded { limit, .. } => *limit != Limit::Input,
+            _ => false,
         }
     }
 
@@ -385,6 +406,10 @@ impl fmt::Display for Error {
                 f,
                 "backend `{name}` is not available in this build; available: {}",
                 available.join(", ")
+            ),
+            ErrorKind::Poisoned { cause } => write!(
+                f,
+                "the instance stopped after an earlier failure ({cause}); load the extension again"
             ),
             ErrorKind::Engine { message } => write!(f, "engine error: {message}"),
         }

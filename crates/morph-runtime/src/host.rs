@@ -174,6 +174,7 @@ pub struct HostContext {
     host_calls: u64,
     denied: Option<(String, String)>,
     memory_refused: Option<u64>,
+    poisoned: Option<String>,
 }
 
 impl HostContext {
@@ -191,7 +192,37 @@ impl HostContext {
             host_calls: 0,
             denied: None,
             memory_refused: None,
+            poisoned: None,
         }
+    }
+
+    /// Fails with [`ErrorKind::Poisoned`] when an earlier call left the instance unusable.
+    /// Every backend calls this before entering the guest.
+    ///
+    /// # Errors
+    /// `Poisoned`, naming the earlier failure.
+    pub fn check_usable(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(cause) => Err(Error::new(ErrorKind::Poisoned {
+                cause: cause.clone(),
+            })),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the outcome of a guest call: an error that [poisons](Error::poisons) makes
+    /// the instance refuse further calls. Returns `r` unchanged.
+    ///
+    /// # Errors
+    /// `r`'s error.
+    pub fn settle<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r
+            && e.poisons()
+            && self.poisoned.is_none()
+        {
+            self.poisoned = Some(e.detail());
+        }
+        r
     }
 
     /// The limits of this instance.

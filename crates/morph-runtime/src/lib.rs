@@ -23,6 +23,7 @@ pub mod core;
 mod error;
 mod host;
 mod limits;
+pub mod meter;
 mod module;
 mod runtime;
 
@@ -35,6 +36,7 @@ pub use host::{
 };
 pub use limits::{Limits, Metering};
 pub use module::{
-    ModuleInfo, SUPPORTED_CONTRACTS, frame_compiled, unframe_compiled, validate, wasm_features,
+    ModuleInfo, SUPPORTED_CONTRACTS, frame_compiled, prepare, unframe_compiled, validate,
+    wasm_features,
 };
 pub use runtime::{CompiledModule, Instance, InstanceConfig, Runtime, Usage};

@@ -42,6 +42,12 @@ pub struct ModuleInfo {
     pub has_post_execute: bool,
     /// Whether it has a start function.
     pub has_start: bool,
+    /// In deterministic metering, the instruction budget per call compiled into the
+    /// module (see [`crate::meter`]); `None` with native fuel.
+    pub metered: Option<u64>,
+    /// In deterministic metering, the index of the function that traps when the budget
+    /// runs out (0 otherwise).
+    pub meter_trap_func: u32,
 }
 
 /// The exports the contract requires, with their core signatures.
@@ -261,7 +267,31 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
         has_post_describe,
         has_post_execute,
         has_start,
+        metered: None,
+        meter_trap_func: 0,
     })
+}
+
+/// Validates `wasm` under `limits` and, in deterministic metering, instruments it: what
+/// every backend's `compile` starts with. Returns the bytes to compile and what validation
+/// learned.
+///
+/// # Errors
+/// The errors of [`validate`], or `Engine` when instrumentation fails.
+pub fn prepare<'a>(
+    wasm: &'a [u8],
+    limits: &Limits,
+) -> Result<(std::borrow::Cow<'a, [u8]>, ModuleInfo)> {
+    let mut info = validate(wasm, limits)?;
+    match (limits.metering, limits.fuel) {
+        (crate::Metering::Deterministic, Some(budget)) => {
+            let out = crate::meter::instrument(wasm, budget)?;
+            info.metered = Some(budget);
+            info.meter_trap_func = out.trap_func;
+            Ok((std::borrow::Cow::Owned(out.wasm), info))
+        }
+        _ => Ok((std::borrow::Cow::Borrowed(wasm), info)),
+    }
 }
 
 #[cfg(test)]
@@ -367,8 +397,11 @@ pub fn frame_compiled(info: &ModuleInfo, code: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&info.memory_min_bytes.to_le_bytes());
     let flags = u8::from(info.has_post_describe)
         | (u8::from(info.has_post_execute) << 1)
-        | (u8::from(info.has_start) << 2);
+        | (u8::from(info.has_start) << 2)
+        | (u8::from(info.metered.is_some()) << 3);
     out.push(flags);
+    out.extend_from_slice(&info.metered.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&info.meter_trap_func.to_le_bytes());
     out.extend_from_slice(code);
     out
 }
@@ -389,7 +422,9 @@ pub fn unframe_compiled(bytes: &[u8]) -> Result<(ModuleInfo, &[u8])> {
     let contract = std::str::from_utf8(contract).map_err(|_| bad())?.to_owned();
     let (size, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
     let (mem, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (flags, code) = rest.split_first().ok_or_else(bad)?;
+    let (flags, rest) = rest.split_first().ok_or_else(bad)?;
+    let (budget, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+    let (trap_func, code) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
     Ok((
         ModuleInfo {
             contract,
@@ -398,6 +433,8 @@ pub fn unframe_compiled(bytes: &[u8]) -> Result<(ModuleInfo, &[u8])> {
             has_post_describe: flags & 1 != 0,
             has_post_execute: flags & 2 != 0,
             has_start: flags & 4 != 0,
+            metered: (flags & 8 != 0).then(|| u64::from_le_bytes(*budget)),
+            meter_trap_func: u32::from_le_bytes(*trap_func),
         },
         code,
     ))
@@ -416,6 +453,8 @@ mod frame_tests {
             has_post_describe: true,
             has_post_execute: false,
             has_start: true,
+            metered: Some(7),
+            meter_trap_func: 3,
         };
         let framed = frame_compiled(&info, b"code");
         let (back, code) = unframe_compiled(&framed).unwrap();

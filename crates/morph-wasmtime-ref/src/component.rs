@@ -110,7 +110,6 @@ pub(crate) unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Arc<dy
 struct ComponentInst {
     store: Store<StoreData>,
     bindings: bindings::Extension,
-    memory: Option<wasmtime::component::Instance>,
 }
 
 pub(crate) fn instantiate(
@@ -119,7 +118,7 @@ pub(crate) fn instantiate(
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
-    let mut store = new_store(engine, config);
+    let mut store = new_store(engine, config, &m.info);
     let mut linker: Linker<StoreData> = Linker::new(engine);
     bindings::Extension::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
         .map_err(|e| Error::engine(e.to_string()))?;
@@ -129,11 +128,7 @@ pub(crate) fn instantiate(
         .map_err(|e| map_call_error(e, &store))?;
     let bindings = bindings::Extension::new(&mut store, &instance)
         .map_err(|e| Error::engine(e.to_string()))?;
-    Ok(Box::new(ComponentInst {
-        store,
-        bindings,
-        memory: Some(instance),
-    }))
+    Ok(Box::new(ComponentInst { store, bindings }))
 }
 
 /// Errors from a component call that are neither ours nor traps come from wasmtime's
@@ -159,6 +154,30 @@ impl ComponentInst {
 
 impl Instance for ComponentInst {
     fn describe(&mut self) -> Result<abi::ExtensionInfo> {
+        self.store.data().host.check_usable()?;
+        let r = self.describe_inner();
+        self.store.data_mut().host.settle(r)
+    }
+
+    fn execute(&mut self, action: &str, input: &str) -> Result<String> {
+        self.store.data().host.check_usable()?;
+        let r = self.execute_inner(action, input);
+        self.store.data_mut().host.settle(r)
+    }
+
+    fn usage(&self) -> Usage {
+        let d = self.store.data();
+        Usage {
+            fuel: fuel_used(&self.store),
+            host_calls: d.host.host_calls(),
+            memory_bytes: 0,
+            elapsed: d.started.elapsed(),
+        }
+    }
+}
+
+impl ComponentInst {
+    fn describe_inner(&mut self) -> Result<abi::ExtensionInfo> {
         begin_call(&mut self.store)?;
         let info = self
             .bindings
@@ -171,7 +190,7 @@ impl Instance for ComponentInst {
         Ok(info)
     }
 
-    fn execute(&mut self, action: &str, input: &str) -> Result<String> {
+    fn execute_inner(&mut self, action: &str, input: &str) -> Result<String> {
         let max_in = u64::from(self.store.data().host.limits().max_input_bytes);
         let size = (action.len() + input.len()) as u64;
         if size > max_in {
@@ -192,17 +211,6 @@ impl Instance for ComponentInst {
                 self.check_output(e.message.len() + e.details.as_ref().map_or(0, String::len))?;
                 Err(self.store.data().host.guest_error(e))
             }
-        }
-    }
-
-    fn usage(&self) -> Usage {
-        let d = self.store.data();
-        let _ = &self.memory;
-        Usage {
-            fuel: fuel_used(&self.store),
-            host_calls: d.host.host_calls(),
-            memory_bytes: 0,
-            elapsed: d.started.elapsed(),
         }
     }
 }

@@ -181,7 +181,7 @@ pub(crate) fn instantiate(
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
-    let mut store = new_store(engine, config);
+    let mut store = new_store(engine, config, &m.info);
     begin_call(&mut store)?;
     let linker = linker(engine)?;
     let instance = linker

@@ -89,10 +89,10 @@ impl Runtime for WasmtimeRuntime {
     }
 
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Arc<dyn CompiledModule>> {
-        let info = morph_runtime::validate(wasm, limits)?;
+        let (wasm, info) = morph_runtime::prepare(wasm, limits)?;
         match self.mode {
-            Mode::Component => crate::component::compile(&self.engine, wasm, info),
-            Mode::Core => crate::core_mode::compile(&self.engine, wasm, info),
+            Mode::Component => crate::component::compile(&self.engine, &wasm, info),
+            Mode::Core => crate::core_mode::compile(&self.engine, &wasm, info),
         }
     }
 
@@ -129,6 +129,8 @@ impl Runtime for WasmtimeRuntime {
 pub(crate) struct StoreData {
     pub(crate) host: HostContext,
     pub(crate) started: Instant,
+    /// Deterministic metering: the per-call budget and the trap function's index.
+    pub(crate) metered: Option<(u64, u32)>,
     /// Core mode only: the guest's memory and allocator, once instantiated.
     pub(crate) core: Option<crate::core_mode::Exports>,
 }
@@ -159,13 +161,18 @@ impl ResourceLimiter for StoreData {
 }
 
 /// A store with limits, ready for a new call.
-pub(crate) fn new_store(engine: &Engine, config: InstanceConfig) -> Store<StoreData> {
+pub(crate) fn new_store(
+    engine: &Engine,
+    config: InstanceConfig,
+    info: &morph_runtime::ModuleInfo,
+) -> Store<StoreData> {
     let host = HostContext::new(config.handler, config.label, config.limits);
     let mut store = Store::new(
         engine,
         StoreData {
             host,
             started: Instant::now(),
+            metered: info.metered.map(|b| (b, info.meter_trap_func)),
             core: None,
         },
     );
@@ -176,8 +183,13 @@ pub(crate) fn new_store(engine: &Engine, config: InstanceConfig) -> Store<StoreD
 /// Arms fuel and the deadline and resets the per-call counters.
 pub(crate) fn begin_call(store: &mut Store<StoreData>) -> Result<()> {
     let limits = store.data().host.limits().clone();
+    // In deterministic metering the module counts itself; native fuel stays out of the way.
+    let fuel = match store.data().metered {
+        Some(_) => u64::MAX,
+        None => limits.fuel.unwrap_or(u64::MAX),
+    };
     store
-        .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+        .set_fuel(fuel)
         .map_err(|e| Error::engine(e.to_string()))?;
     let ticks = limits.timeout.as_nanos() / EPOCH_TICK.as_nanos() + 1;
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
@@ -189,6 +201,9 @@ pub(crate) fn begin_call(store: &mut Store<StoreData>) -> Result<()> {
 
 /// Fuel used in the current call.
 pub(crate) fn fuel_used(store: &Store<StoreData>) -> u64 {
+    if store.data().metered.is_some() {
+        return 0;
+    }
     let budget = store.data().host.limits().fuel.unwrap_or(u64::MAX);
     budget.saturating_sub(store.get_fuel().unwrap_or(0))
 }
@@ -201,6 +216,14 @@ pub(crate) fn map_error(err: wasmtime::Error, store: &Store<StoreData>) -> Error
     let data = store.data();
     let limits = data.host.limits();
     if let Some(trap) = err.downcast_ref::<Trap>() {
+        if let (Some((budget, trap_func)), Trap::UnreachableCodeReached) = (data.metered, trap)
+            && err
+                .downcast_ref::<wasmtime::WasmBacktrace>()
+                .and_then(|bt| bt.frames().first())
+                .is_some_and(|f| f.func_index() == trap_func)
+        {
+            return Error::limit(Limit::Cpu, budget, budget);
+        }
         let kind = match trap {
             Trap::OutOfFuel => {
                 let max = limits.fuel.unwrap_or(u64::MAX);
