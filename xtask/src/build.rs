@@ -79,6 +79,40 @@ pub fn build_all() -> Result<Vec<PathBuf>> {
         println!("{:24} {:>10} {:>10}", name, before, bytes.len());
         written.push(out);
     }
+    written.extend(build_wat(&out_dir)?);
+    Ok(written)
+}
+
+/// The prelude every WAT adversary starts with (see extensions/wat/README.md).
+const PRELUDE: &str = include_str!("prelude.wat");
+const PRELUDE_MARK: &str = ";; @morph-prelude";
+
+/// Assembles `extensions/wat/*.wat` into `target/extensions/`.
+fn build_wat(out_dir: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let dir = root().join("extensions").join("wat");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wat"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("WAT file name")?
+            .to_owned();
+        let text = std::fs::read_to_string(&path)?.replace(PRELUDE_MARK, PRELUDE);
+        let bytes = wat::parse_str(&text).with_context(|| format!("assembling {}", path.display()))?;
+        wasmparser::Validator::new()
+            .validate_all(&bytes)
+            .with_context(|| format!("{name}: invalid module"))?;
+        let out = out_dir.join(format!("{name}.wasm"));
+        std::fs::write(&out, &bytes)?;
+        println!("{:24} {:>10} {:>10}", format!("{name} (wat)"), text.len(), bytes.len());
+        written.push(out);
+    }
     Ok(written)
 }
 

@@ -1,0 +1,386 @@
+//! `morph-conformance`: runs every case of every sample and adversarial extension on every
+//! backend, compares each outcome with the reference backend (`wasmtime`), checks it
+//! against the case's expectation, and checks that the host still runs `hello` correctly
+//! afterwards on the same backend, in the same process.
+//!
+//! Cases live beside the extensions: `extensions/<name>/cases.json` for Rust extensions,
+//! `extensions/wat/<name>.cases.json` for WAT ones; modules are read from
+//! `target/extensions/<name>.wasm` (`cargo xtask build`). Adding an extension or a backend
+//! adds rows or columns, not code. Reports go to `target/conformance/report.{md,json}`;
+//! the exit code is non-zero on any divergence or failed expectation.
+//!
+//! Usage: `morph-conformance [--root DIR] [--backends a,b,...]`
+
+use anyhow::{Context, Result, bail};
+use morph_host::{Backend, Compiled, Error, Extension, Limits, LoadOptions, Metering};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Deserialize)]
+struct CaseFile {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize, Clone)]
+struct Case {
+    name: String,
+    action: String,
+    #[serde(default = "empty_object")]
+    input: Value,
+    #[serde(default)]
+    limits: serde_json::Map<String, Value>,
+    #[serde(default)]
+    expect: Option<Expect>,
+    #[serde(default)]
+    measure: Option<String>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+#[derive(Deserialize, Clone, Default)]
+struct Expect {
+    output: Option<Value>,
+    output_len: Option<usize>,
+    error: Option<String>,
+}
+
+/// One case of one extension.
+struct Row {
+    extension: String,
+    wasm: PathBuf,
+    case: Case,
+}
+
+/// Limits from a case's `limits` object: `fuel` (null: unmetered), `metering`
+/// (`native`/`deterministic`), `timeout_ms`, `memory`, `max_output`, `max_input`,
+/// `max_host_calls`. Unknown keys are an error, so a typo cannot pass silently.
+fn limits(map: &serde_json::Map<String, Value>) -> Result<Limits> {
+    let mut l = Limits::default();
+    for (k, v) in map {
+        let num = || v.as_u64().with_context(|| format!("limit `{k}` must be a number"));
+        match k.as_str() {
+            "fuel" => l.fuel = if v.is_null() { None } else { Some(num()?) },
+            "metering" => {
+                l.metering = match v.as_str() {
+                    Some("native") => Metering::Native,
+                    Some("deterministic") => Metering::Deterministic,
+                    _ => bail!("metering must be `native` or `deterministic`"),
+                }
+            }
+            "timeout_ms" => l.timeout = Duration::from_millis(num()?),
+            "memory" => l.max_memory_bytes = num()?,
+            "max_output" => l.max_output_bytes = u32::try_from(num()?)?,
+            "max_input" => l.max_input_bytes = u32::try_from(num()?)?,
+            "max_host_calls" => l.max_host_calls = num()?,
+            other => bail!("unknown limit `{other}`"),
+        }
+    }
+    Ok(l)
+}
+
+fn discover(root: &Path) -> Result<Vec<Row>> {
+    let ext_dir = root.join("extensions");
+    let wasm_dir = root.join("target").join("extensions");
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(&ext_dir)? {
+        let path = entry?.path();
+        if path.join("cases.json").is_file()
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            files.push((name.to_owned(), path.join("cases.json")));
+        }
+    }
+    let wat = ext_dir.join("wat");
+    if wat.is_dir() {
+        for entry in std::fs::read_dir(&wat)? {
+            let path = entry?.path();
+            if let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".cases.json"))
+            {
+                files.push((name.to_owned(), path.clone()));
+            }
+        }
+    }
+    files.sort();
+    let mut rows = Vec::new();
+    for (name, file) in files {
+        let text = std::fs::read_to_string(&file)?;
+        let parsed: CaseFile =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+        let wasm = wasm_dir.join(format!("{name}.wasm"));
+        if !wasm.is_file() {
+            bail!("{} is missing: run `cargo xtask build`", wasm.display());
+        }
+        for case in parsed.cases {
+            limits(&case.limits).with_context(|| format!("{}: case `{}`", file.display(), case.name))?;
+            rows.push(Row { extension: name.clone(), wasm: wasm.clone(), case });
+        }
+    }
+    Ok(rows)
+}
+
+/// Compiled modules, keyed by module, backend and the limits baked into compiled code.
+struct Cache {
+    wasm: HashMap<PathBuf, Vec<u8>>,
+    compiled: HashMap<(PathBuf, Backend, String), Result<Compiled, Error>>,
+}
+
+impl Cache {
+    fn load(&mut self, path: &Path, backend: Backend, limits: &Limits) -> Result<Result<Extension, Error>> {
+        if !self.wasm.contains_key(path) {
+            self.wasm.insert(path.to_owned(), std::fs::read(path)?);
+        }
+        let bytes = &self.wasm[path];
+        let key_limits = format!(
+            "{:?}/{:?}/{}/{}",
+            limits.metering,
+            if limits.metering == Metering::Deterministic { limits.fuel } else { None },
+            limits.max_memory_bytes,
+            limits.max_module_bytes
+        );
+        let options = LoadOptions {
+            backend,
+            limits: limits.clone(),
+            label: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            ..LoadOptions::default()
+        };
+        let compiled = self
+            .compiled
+            .entry((path.to_owned(), backend, key_limits))
+            .or_insert_with(|| Extension::compile(bytes, &options));
+        Ok(match compiled {
+            Ok(c) => Extension::from_compiled(c, options),
+            Err(e) => Err(e.clone()),
+        })
+    }
+}
+
+fn outcome(r: Result<String, Error>) -> String {
+    match r {
+        Ok(out) => format!("ok {out}"),
+        Err(e) => format!("error {}", e.detail()),
+    }
+}
+
+fn run_case(cache: &mut Cache, row: &Row, backend: Backend) -> Result<(String, Result<String, Error>)> {
+    let limits = limits(&row.case.limits)?;
+    if row.case.measure.as_deref() == Some("deterministic-threshold") {
+        let t = threshold(cache, row, backend, &limits)?;
+        return Ok((format!("threshold {t}"), Ok(String::new())));
+    }
+    let result = cache
+        .load(&row.wasm, backend, &limits)?
+        .and_then(|mut ext| ext.run(&row.case.action, &row.case.input.to_string()));
+    Ok((outcome(result.clone()), result))
+}
+
+/// The smallest deterministic budget with which the case completes.
+fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits) -> Result<u64> {
+    let mut ok = |budget: u64| -> Result<bool> {
+        let limits = Limits { fuel: Some(budget), metering: Metering::Deterministic, ..base.clone() };
+        let r = cache
+            .load(&row.wasm, backend, &limits)?
+            .and_then(|mut ext| ext.run(&row.case.action, &row.case.input.to_string()));
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if e.detail() == "limit-exceeded:cpu" => Ok(false),
+            Err(e) => bail!("threshold search on {backend}: {e}"),
+        }
+    };
+    let mut hi = 1024u64;
+    while !ok(hi)? {
+        hi = hi.checked_mul(2).context("no budget completes the case")?;
+        if hi > 1 << 40 {
+            bail!("no budget up to 2^40 completes the case");
+        }
+    }
+    let mut lo = hi / 2 + 1;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ok(mid)? { hi = mid } else { lo = mid + 1 }
+    }
+    Ok(lo)
+}
+
+fn meets(expect: &Option<Expect>, result: &Result<String, Error>) -> Result<(), String> {
+    let Some(expect) = expect else { return Ok(()) };
+    match result {
+        Ok(out) => {
+            if let Some(want) = &expect.error {
+                return Err(format!("expected error {want}, got output"));
+            }
+            if let Some(want) = &expect.output {
+                let got: Value = serde_json::from_str(out).map_err(|e| format!("output not JSON: {e}"))?;
+                if &got != want {
+                    return Err(format!("expected output {want}, got {got}"));
+                }
+            }
+            if let Some(len) = expect.output_len
+                && out.len() != len
+            {
+                return Err(format!("expected {len} bytes of output, got {}", out.len()));
+            }
+            Ok(())
+        }
+        Err(e) => match &expect.error {
+            Some(want) if *want == e.detail() || want == e.class() => Ok(()),
+            Some(want) => Err(format!("expected error {want}, got {}", e.detail())),
+            None => Err(format!("expected success, got {}", e.detail())),
+        },
+    }
+}
+
+/// After each case: the same process must still run hello correctly on the backend.
+fn host_survives(cache: &mut Cache, hello: &Path, backend: Backend) -> Result<(), String> {
+    let r = cache
+        .load(hello, backend, &Limits::default())
+        .map_err(|e| e.to_string())?
+        .and_then(|mut ext| ext.run("greet", r#"{"name":"Ada"}"#));
+    match r {
+        Ok(out) if out == r#"{"greeting":"Hello, Ada!","count":1}"# => Ok(()),
+        Ok(out) => Err(format!("hello answered {out}")),
+        Err(e) => Err(format!("hello failed: {e}")),
+    }
+}
+
+fn main() {
+    match run() {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("morph-conformance: error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run() -> Result<bool> {
+    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut backends: Vec<Backend> = Backend::available_backends();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--root" => root = PathBuf::from(args.next().context("--root needs a directory")?),
+            "--backends" => {
+                backends = args
+                    .next()
+                    .context("--backends needs a list")?
+                    .split(',')
+                    .map(|b| b.parse::<Backend>().map_err(anyhow::Error::from))
+                    .collect::<Result<_>>()?;
+            }
+            other => bail!("unknown argument `{other}`"),
+        }
+    }
+    let reference = *backends.first().context("no backend available")?;
+    let rows = discover(&root)?;
+    let hello = root.join("target/extensions/hello.wasm");
+    let mut cache = Cache { wasm: HashMap::new(), compiled: HashMap::new() };
+
+    let started = Instant::now();
+    let mut json_cases = Vec::new();
+    let mut md = String::new();
+    md.push_str(&format!("| extension | case | {} |\n", backends.iter().map(|b| b.name()).collect::<Vec<_>>().join(" | ")));
+    md.push_str(&format!("|---|---|{}\n", "---|".repeat(backends.len())));
+    let mut failures = 0usize;
+    let width = backends.iter().map(|b| b.name().len()).max().unwrap_or(8).max(12);
+    println!(
+        "{:46} {}",
+        "extension / case",
+        backends.iter().map(|b| format!("{:width$}", b.name())).collect::<Vec<_>>().join(" ")
+    );
+    for row in &rows {
+        let mut results = serde_json::Map::new();
+        let mut cells = Vec::new();
+        let mut reference_outcome = None;
+        for &backend in &backends {
+            let (text, result) = run_case(&mut cache, row, backend)?;
+            let mut cell = "ok".to_owned();
+            let expectation = meets(&row.case.expect, &result);
+            if let Err(why) = &expectation {
+                cell = format!("UNEXPECTED: {why}");
+            }
+            match &reference_outcome {
+                None => reference_outcome = Some(text.clone()),
+                Some(r) if *r != text => cell = format!("DIVERGES: {}", short(&text)),
+                Some(_) => {}
+            }
+            let survived = host_survives(&mut cache, &hello, backend);
+            if let Err(why) = &survived {
+                cell = format!("HOST BROKEN: {why}");
+            }
+            if cell != "ok" {
+                failures += 1;
+            }
+            results.insert(
+                backend.name().to_owned(),
+                json!({
+                    "outcome": text,
+                    "matches_reference": cell == "ok" || !cell.starts_with("DIVERGES"),
+                    "meets_expectation": expectation.is_ok(),
+                    "host_survived": survived.is_ok(),
+                    "status": cell,
+                }),
+            );
+            cells.push(cell);
+        }
+        let label = format!("{} / {}", row.extension, row.case.name);
+        println!(
+            "{:46} {}",
+            short_to(&label, 46),
+            cells.iter().map(|c| format!("{:width$}", short_to(c, width))).collect::<Vec<_>>().join(" ")
+        );
+        md.push_str(&format!("| {} | {} | {} |\n", row.extension, row.case.name, cells.join(" | ")));
+        json_cases.push(json!({
+            "extension": row.extension,
+            "case": row.case.name,
+            "action": row.case.action,
+            "input": row.case.input,
+            "limits": row.case.limits,
+            "reference": reference.name(),
+            "reference_outcome": reference_outcome,
+            "results": results,
+        }));
+    }
+    let out_dir = root.join("target").join("conformance");
+    std::fs::create_dir_all(&out_dir)?;
+    let report = json!({
+        "reference": reference.name(),
+        "backends": backends.iter().map(|b| b.name()).collect::<Vec<_>>(),
+        "cases": json_cases,
+        "summary": {"cases": rows.len(), "backends": backends.len(), "failures": failures},
+    });
+    std::fs::write(out_dir.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(out_dir.join("report.md"), md)?;
+    println!(
+        "\n{} cases x {} backends in {:.1}s: {} failure(s); reports in {}",
+        rows.len(),
+        backends.len(),
+        started.elapsed().as_secs_f64(),
+        failures,
+        out_dir.display()
+    );
+    println!("{} passed, {} failed", rows.len() * backends.len() - failures, failures);
+    Ok(failures == 0)
+}
+
+fn short(s: &str) -> String {
+    short_to(s, 60)
+}
+
+fn short_to(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
