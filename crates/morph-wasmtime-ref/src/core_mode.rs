@@ -152,10 +152,7 @@ impl GuestMemory for CallerMem<'_, '_> {
         let e = self.exports()?;
         e.realloc
             .call(&mut *self.caller, (0, 0, align, size))
-            .map_err(|err| match err.downcast::<Error>() {
-                Ok(e) => e,
-                Err(other) => Error::engine(format!("cabi_realloc failed: {other:#}")),
-            })
+            .map_err(|err| crate::engine::map_error_data(err, self.caller.data()))
     }
 }
 

@@ -210,10 +210,14 @@ pub(crate) fn fuel_used(store: &Store<StoreData>) -> u64 {
 
 /// Maps a wasmtime error from a guest call to Morph's taxonomy.
 pub(crate) fn map_error(err: wasmtime::Error, store: &Store<StoreData>) -> Error {
+    map_error_data(err, store.data())
+}
+
+/// [`map_error`] from the store's data, for use inside host calls.
+pub(crate) fn map_error_data(err: wasmtime::Error, data: &StoreData) -> Error {
     if let Some(e) = err.downcast_ref::<Error>() {
         return e.clone();
     }
-    let data = store.data();
     let limits = data.host.limits();
     if let Some(trap) = err.downcast_ref::<Trap>() {
         if let (Some((budget, trap_func)), Trap::UnreachableCodeReached) = (data.metered, trap)
