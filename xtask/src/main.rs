@@ -30,11 +30,14 @@ fn run() -> Result<()> {
         "build" => build::build_all().map(|_| ()),
         "demo" => demo(),
         "ci" => ci(),
+        "conformance" => conformance(),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <build|demo|ci>");
+            println!("usage: cargo xtask <build|demo|conformance|ci>");
             println!("  build  build the extensions in extensions/ into target/extensions/");
             println!("  demo   build the samples and run their actions through Morph");
-            println!("  ci     fmt, clippy, build, extensions, tests, docs: what CI runs");
+            println!("  conformance  every case of every extension on every backend");
+            println!("  ci     fmt, clippy, build, extensions, tests, docs, conformance, phone");
+            println!("         targets, benchmarks compiled: what CI runs");
             Ok(())
         }
         other => bail!("unknown command `{other}`; try `cargo xtask help`"),
@@ -113,9 +116,59 @@ fn ci() -> Result<()> {
             .env("RUSTDOCFLAGS", "-D warnings"),
         "cargo doc (warnings denied)",
     )?;
+    conformance_run()?;
     demo()?;
+    phone_targets()?;
+    run_cmd(
+        cargo().args(["bench", "--no-run", "-p", "morph-host"]),
+        "cargo bench --no-run (the benchmarks compile)",
+    )?;
     eprintln!("xtask: ci passed");
     Ok(())
+}
+
+/// The phones' CPUs: iOS (wasmi only, no JIT) and aarch64 Linux standing in for
+/// Android (wasmer's build scripts compile C, and the NDK cannot be installed here).
+fn phone_targets() -> Result<()> {
+    tools::ensure_rust_target("aarch64-apple-ios")?;
+    run_cmd(
+        cargo().args(["check", "--target", "aarch64-apple-ios", "-p", "morph-wasmi"]),
+        "cargo check morph-wasmi for aarch64-apple-ios",
+    )?;
+    run_cmd(
+        cargo().args([
+            "check",
+            "--target",
+            "aarch64-apple-ios",
+            "-p",
+            "morph-host",
+            "--no-default-features",
+            "--features",
+            "wasmi",
+        ]),
+        "cargo check morph-host (wasmi only) for aarch64-apple-ios",
+    )?;
+    tools::ensure_rust_target("aarch64-unknown-linux-gnu")?;
+    tools::ensure_apt_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")?;
+    run_cmd(
+        cargo()
+            .args(["check", "--target", "aarch64-unknown-linux-gnu", "-p", "morph-wasmer"])
+            .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc")
+            .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "aarch64-linux-gnu-gcc"),
+        "cargo check morph-wasmer for aarch64-unknown-linux-gnu",
+    )
+}
+
+fn conformance() -> Result<()> {
+    build::build_all()?;
+    conformance_run()
+}
+
+fn conformance_run() -> Result<()> {
+    run_cmd(
+        cargo().args(["run", "-q", "-p", "morph-conformance", "--"]),
+        "conformance: every case on every backend",
+    )
 }
 
 fn demo() -> Result<()> {
@@ -146,7 +199,13 @@ fn demo() -> Result<()> {
             bail!("morph describe {name} failed");
         }
         for (action, input) in *calls {
-            for backend in ["wasmtime", "wasmtime-core"] {
+            for backend in [
+                "wasmtime",
+                "wasmtime-core",
+                "wasmer-cranelift",
+                "wasmer-singlepass",
+                "wasmi",
+            ] {
                 let out = Command::new(&morph)
                     .args(["run"])
                     .arg(wasm)
@@ -160,7 +219,7 @@ fn demo() -> Result<()> {
                         String::from_utf8_lossy(&out.stderr)
                     );
                 }
-                println!("{action:12} {input:34} [{backend:13}] -> {}", stdout.trim());
+                println!("{action:12} {input:34} [{backend:17}] -> {}", stdout.trim());
             }
         }
     }

@@ -6,7 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BACKENDS: &[&str] = &["wasmtime", "wasmtime-core"];
+const BACKENDS: &[&str] = &[
+    "wasmtime",
+    "wasmtime-core",
+    "wasmer-cranelift",
+    "wasmer-singlepass",
+    "wasmi",
+];
 
 fn hello() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/extensions/hello.wasm");

@@ -59,7 +59,8 @@ impl Backend {
     pub fn feature(self) -> &'static str {
         match self {
             Backend::Wasmtime | Backend::WasmtimeCore => "wasmtime",
-            Backend::WasmerCranelift | Backend::WasmerSinglepass => "wasmer",
+            Backend::WasmerCranelift => "wasmer-cranelift",
+            Backend::WasmerSinglepass => "wasmer-singlepass",
             Backend::Wasmi => "wasmi",
         }
     }
@@ -68,8 +69,9 @@ impl Backend {
     pub fn available(self) -> bool {
         match self {
             Backend::Wasmtime | Backend::WasmtimeCore => cfg!(feature = "wasmtime"),
-            Backend::WasmerCranelift | Backend::WasmerSinglepass => false,
-            Backend::Wasmi => false,
+            Backend::WasmerCranelift => cfg!(feature = "wasmer-cranelift"),
+            Backend::WasmerSinglepass => cfg!(feature = "wasmer-singlepass"),
+            Backend::Wasmi => cfg!(feature = "wasmi"),
         }
     }
 
@@ -99,6 +101,13 @@ impl Backend {
             Backend::Wasmtime => Ok(Arc::new(morph_wasmtime_ref::WasmtimeRuntime::component()?)),
             #[cfg(feature = "wasmtime")]
             Backend::WasmtimeCore => Ok(Arc::new(morph_wasmtime_ref::WasmtimeRuntime::core()?)),
+            #[cfg(feature = "wasmer-cranelift")]
+            Backend::WasmerCranelift => Ok(Arc::new(morph_wasmer::WasmerRuntime::cranelift()?)),
+            #[cfg(feature = "wasmer-singlepass")]
+            Backend::WasmerSinglepass => Ok(Arc::new(morph_wasmer::WasmerRuntime::singlepass()?)),
+            #[cfg(feature = "wasmi")]
+            Backend::Wasmi => Ok(Arc::new(morph_wasmi::WasmiRuntime::new()?)),
+            #[allow(unreachable_patterns)] // reachable when a backend's feature is off
             _ => Err(self.unavailable()),
         }
     }

@@ -3,7 +3,8 @@
 use crate::backend::Backend;
 use morph_abi::ExtensionInfo;
 use morph_runtime::{
-    DenyAll, Error, ErrorKind, HostHandler, Instance, InstanceConfig, Limits, Result, Usage,
+    CompiledModule, DenyAll, Error, ErrorKind, HostHandler, Instance, InstanceConfig, Limits,
+    Result, Usage,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -84,6 +85,26 @@ fn violations(validator: &jsonschema::Validator, value: &Value) -> Option<String
     (!errors.is_empty()).then(|| errors.join("; "))
 }
 
+/// A module compiled for one backend: instantiate it many times with
+/// [`Extension::from_compiled`]. Cheap to clone and share across threads.
+#[derive(Clone)]
+pub struct Compiled {
+    module: Arc<dyn CompiledModule>,
+    backend: Backend,
+}
+
+impl Compiled {
+    /// The backend it was compiled for.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// What validation learned about the module.
+    pub fn info(&self) -> &morph_runtime::ModuleInfo {
+        self.module.info()
+    }
+}
+
 impl Extension {
     /// Validates, compiles and instantiates `wasm` on `options.backend`, then calls
     /// `describe()` and compiles the declared schemas.
@@ -93,10 +114,34 @@ impl Extension {
     /// function or `describe`, or `InvalidOutput` when a declared schema is not a JSON
     /// Schema.
     pub fn load(wasm: &[u8], options: LoadOptions) -> Result<Extension> {
+        let compiled = Self::compile(wasm, &options)?;
+        Self::from_compiled(&compiled, options)
+    }
+
+    /// Validates and compiles `wasm` for `options.backend` under `options.limits` (the
+    /// memory and module-size limits and, with deterministic metering, the CPU budget
+    /// are part of the compiled code).
+    ///
+    /// # Errors
+    /// Any validation error of [`morph_runtime::validate`], or `Engine`.
+    pub fn compile(wasm: &[u8], options: &LoadOptions) -> Result<Compiled> {
         let runtime = options.backend.runtime()?;
-        let module = runtime.compile(wasm, &options.limits)?;
+        Ok(Compiled {
+            module: runtime.compile(wasm, &options.limits)?,
+            backend: options.backend,
+        })
+    }
+
+    /// Instantiates compiled code, then calls `describe()` and compiles the schemas.
+    /// `options.backend` is ignored: the code's own backend runs it.
+    ///
+    /// # Errors
+    /// A trap or limit in the start function or `describe`, or `InvalidOutput` when a
+    /// declared schema is not a JSON Schema.
+    pub fn from_compiled(compiled: &Compiled, options: LoadOptions) -> Result<Extension> {
+        let runtime = compiled.backend.runtime()?;
         let mut instance = runtime.instantiate(
-            &*module,
+            &*compiled.module,
             InstanceConfig {
                 limits: options.limits,
                 handler: options.handler,
@@ -121,7 +166,7 @@ impl Extension {
             instance,
             info,
             schemas,
-            backend: options.backend,
+            backend: compiled.backend,
         })
     }
 

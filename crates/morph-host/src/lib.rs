@@ -20,13 +20,16 @@
 //!
 //! ## Cargo features
 //! - `wasmtime` (default): the `wasmtime` and `wasmtime-core` backends.
+//! - `wasmer-cranelift`, `wasmer-singlepass` (default): wasmer with either compiler.
+//! - `wasmi` (default): the interpreter; a mobile app can take it alone
+//!   (`default-features = false, features = ["wasmi"]`).
 #![deny(missing_docs)]
 
 mod backend;
 mod extension;
 
 pub use backend::Backend;
-pub use extension::{Extension, LoadOptions};
+pub use extension::{Compiled, Extension, LoadOptions};
 pub use morph_abi::ExtensionInfo;
 pub use morph_runtime::{
     CallContext, DenyAll, Error, ErrorKind, HostHandler, Limit, Limits, Metering, Result, TrapKind,
