@@ -104,13 +104,19 @@ fn build_wat(out_dir: &std::path::Path) -> Result<Vec<PathBuf>> {
             .context("WAT file name")?
             .to_owned();
         let text = std::fs::read_to_string(&path)?.replace(PRELUDE_MARK, PRELUDE);
-        let bytes = wat::parse_str(&text).with_context(|| format!("assembling {}", path.display()))?;
+        let bytes =
+            wat::parse_str(&text).with_context(|| format!("assembling {}", path.display()))?;
         wasmparser::Validator::new()
             .validate_all(&bytes)
             .with_context(|| format!("{name}: invalid module"))?;
         let out = out_dir.join(format!("{name}.wasm"));
         std::fs::write(&out, &bytes)?;
-        println!("{:24} {:>10} {:>10}", format!("{name} (wat)"), text.len(), bytes.len());
+        println!(
+            "{:24} {:>10} {:>10}",
+            format!("{name} (wat)"),
+            text.len(),
+            bytes.len()
+        );
         written.push(out);
     }
     Ok(written)

@@ -132,7 +132,13 @@ fn ci() -> Result<()> {
 fn phone_targets() -> Result<()> {
     tools::ensure_rust_target("aarch64-apple-ios")?;
     run_cmd(
-        cargo().args(["check", "--target", "aarch64-apple-ios", "-p", "morph-wasmi"]),
+        cargo().args([
+            "check",
+            "--target",
+            "aarch64-apple-ios",
+            "-p",
+            "morph-wasmi",
+        ]),
         "cargo check morph-wasmi for aarch64-apple-ios",
     )?;
     run_cmd(
@@ -152,9 +158,18 @@ fn phone_targets() -> Result<()> {
     tools::ensure_apt_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")?;
     run_cmd(
         cargo()
-            .args(["check", "--target", "aarch64-unknown-linux-gnu", "-p", "morph-wasmer"])
+            .args([
+                "check",
+                "--target",
+                "aarch64-unknown-linux-gnu",
+                "-p",
+                "morph-wasmer",
+            ])
             .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc")
-            .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "aarch64-linux-gnu-gcc"),
+            .env(
+                "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+                "aarch64-linux-gnu-gcc",
+            ),
         "cargo check morph-wasmer for aarch64-unknown-linux-gnu",
     )
 }

@@ -2,6 +2,8 @@
 //! prints byte-identical output everywhere, and every kind of bad module or input exits
 //! non-zero within seconds with one clear message, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

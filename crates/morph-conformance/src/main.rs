@@ -62,7 +62,10 @@ struct Row {
 fn limits(map: &serde_json::Map<String, Value>) -> Result<Limits> {
     let mut l = Limits::default();
     for (k, v) in map {
-        let num = || v.as_u64().with_context(|| format!("limit `{k}` must be a number"));
+        let num = || {
+            v.as_u64()
+                .with_context(|| format!("limit `{k}` must be a number"))
+        };
         match k.as_str() {
             "fuel" => l.fuel = if v.is_null() { None } else { Some(num()?) },
             "metering" => {
@@ -119,8 +122,13 @@ fn discover(root: &Path) -> Result<Vec<Row>> {
             bail!("{} is missing: run `cargo xtask build`", wasm.display());
         }
         for case in parsed.cases {
-            limits(&case.limits).with_context(|| format!("{}: case `{}`", file.display(), case.name))?;
-            rows.push(Row { extension: name.clone(), wasm: wasm.clone(), case });
+            limits(&case.limits)
+                .with_context(|| format!("{}: case `{}`", file.display(), case.name))?;
+            rows.push(Row {
+                extension: name.clone(),
+                wasm: wasm.clone(),
+                case,
+            });
         }
     }
     Ok(rows)
@@ -133,7 +141,12 @@ struct Cache {
 }
 
 impl Cache {
-    fn load(&mut self, path: &Path, backend: Backend, limits: &Limits) -> Result<Result<Extension, Error>> {
+    fn load(
+        &mut self,
+        path: &Path,
+        backend: Backend,
+        limits: &Limits,
+    ) -> Result<Result<Extension, Error>> {
         if !self.wasm.contains_key(path) {
             self.wasm.insert(path.to_owned(), std::fs::read(path)?);
         }
@@ -141,14 +154,21 @@ impl Cache {
         let key_limits = format!(
             "{:?}/{:?}/{}/{}",
             limits.metering,
-            if limits.metering == Metering::Deterministic { limits.fuel } else { None },
+            if limits.metering == Metering::Deterministic {
+                limits.fuel
+            } else {
+                None
+            },
             limits.max_memory_bytes,
             limits.max_module_bytes
         );
         let options = LoadOptions {
             backend,
             limits: limits.clone(),
-            label: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            label: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             ..LoadOptions::default()
         };
         let compiled = self
@@ -169,7 +189,11 @@ fn outcome(r: Result<String, Error>) -> String {
     }
 }
 
-fn run_case(cache: &mut Cache, row: &Row, backend: Backend) -> Result<(String, Result<String, Error>)> {
+fn run_case(
+    cache: &mut Cache,
+    row: &Row,
+    backend: Backend,
+) -> Result<(String, Result<String, Error>)> {
     let limits = limits(&row.case.limits)?;
     if row.case.measure.as_deref() == Some("deterministic-threshold") {
         let t = threshold(cache, row, backend, &limits)?;
@@ -184,7 +208,11 @@ fn run_case(cache: &mut Cache, row: &Row, backend: Backend) -> Result<(String, R
 /// The smallest deterministic budget with which the case completes.
 fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits) -> Result<u64> {
     let mut ok = |budget: u64| -> Result<bool> {
-        let limits = Limits { fuel: Some(budget), metering: Metering::Deterministic, ..base.clone() };
+        let limits = Limits {
+            fuel: Some(budget),
+            metering: Metering::Deterministic,
+            ..base.clone()
+        };
         let r = cache
             .load(&row.wasm, backend, &limits)?
             .and_then(|mut ext| ext.run(&row.case.action, &row.case.input.to_string()));
@@ -217,7 +245,8 @@ fn meets(expect: &Option<Expect>, result: &Result<String, Error>) -> Result<(), 
                 return Err(format!("expected error {want}, got output"));
             }
             if let Some(want) = &expect.output {
-                let got: Value = serde_json::from_str(out).map_err(|e| format!("output not JSON: {e}"))?;
+                let got: Value =
+                    serde_json::from_str(out).map_err(|e| format!("output not JSON: {e}"))?;
                 if &got != want {
                     return Err(format!("expected output {want}, got {got}"));
                 }
@@ -282,19 +311,38 @@ fn run() -> Result<bool> {
     let reference = *backends.first().context("no backend available")?;
     let rows = discover(&root)?;
     let hello = root.join("target/extensions/hello.wasm");
-    let mut cache = Cache { wasm: HashMap::new(), compiled: HashMap::new() };
+    let mut cache = Cache {
+        wasm: HashMap::new(),
+        compiled: HashMap::new(),
+    };
 
     let started = Instant::now();
     let mut json_cases = Vec::new();
     let mut md = String::new();
-    md.push_str(&format!("| extension | case | {} |\n", backends.iter().map(|b| b.name()).collect::<Vec<_>>().join(" | ")));
+    md.push_str(&format!(
+        "| extension | case | {} |\n",
+        backends
+            .iter()
+            .map(|b| b.name())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    ));
     md.push_str(&format!("|---|---|{}\n", "---|".repeat(backends.len())));
     let mut failures = 0usize;
-    let width = backends.iter().map(|b| b.name().len()).max().unwrap_or(8).max(12);
+    let width = backends
+        .iter()
+        .map(|b| b.name().len())
+        .max()
+        .unwrap_or(8)
+        .max(12);
     println!(
         "{:46} {}",
         "extension / case",
-        backends.iter().map(|b| format!("{:width$}", b.name())).collect::<Vec<_>>().join(" ")
+        backends
+            .iter()
+            .map(|b| format!("{:width$}", b.name()))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     for row in &rows {
         let mut results = serde_json::Map::new();
@@ -335,9 +383,18 @@ fn run() -> Result<bool> {
         println!(
             "{:46} {}",
             short_to(&label, 46),
-            cells.iter().map(|c| format!("{:width$}", short_to(c, width))).collect::<Vec<_>>().join(" ")
+            cells
+                .iter()
+                .map(|c| format!("{:width$}", short_to(c, width)))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
-        md.push_str(&format!("| {} | {} | {} |\n", row.extension, row.case.name, cells.join(" | ")));
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            row.extension,
+            row.case.name,
+            cells.join(" | ")
+        ));
         json_cases.push(json!({
             "extension": row.extension,
             "case": row.case.name,
@@ -357,7 +414,10 @@ fn run() -> Result<bool> {
         "cases": json_cases,
         "summary": {"cases": rows.len(), "backends": backends.len(), "failures": failures},
     });
-    std::fs::write(out_dir.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(
+        out_dir.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
     std::fs::write(out_dir.join("report.md"), md)?;
     println!(
         "\n{} cases x {} backends in {:.1}s: {} failure(s); reports in {}",
@@ -367,7 +427,11 @@ fn run() -> Result<bool> {
         failures,
         out_dir.display()
     );
-    println!("{} passed, {} failed", rows.len() * backends.len() - failures, failures);
+    println!(
+        "{} passed, {} failed",
+        rows.len() * backends.len() - failures,
+        failures
+    );
     Ok(failures == 0)
 }
 

@@ -4,18 +4,24 @@
 //!
 //! Needs `target/extensions/{hello,adversary}.wasm` (`cargo xtask build`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use morph_host::{Backend, Extension, LoadOptions};
 use std::hint::black_box;
 use std::path::Path;
 
 fn module(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/extensions/{name}.wasm"));
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/extensions/{name}.wasm"));
     std::fs::read(&p).unwrap_or_else(|_| panic!("{} missing: run `cargo xtask build`", p.display()))
 }
 
 fn options(backend: Backend) -> LoadOptions {
-    LoadOptions { backend, ..LoadOptions::default() }
+    LoadOptions {
+        backend,
+        ..LoadOptions::default()
+    }
 }
 
 fn benches(c: &mut Criterion) {
@@ -54,7 +60,9 @@ fn benches(c: &mut Criterion) {
     let input = format!(r#"{{"n":{n}}}"#);
     let mut g = c.benchmark_group("cpu/xorshift-2M");
     g.sample_size(10);
-    g.bench_function("native", |bench| bench.iter(|| adversary::work(black_box(n))));
+    g.bench_function("native", |bench| {
+        bench.iter(|| adversary::work(black_box(n)))
+    });
     for &b in &backends {
         let mut ext = Extension::load(&adversary, options(b)).expect("loads");
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {

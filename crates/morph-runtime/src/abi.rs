@@ -101,7 +101,17 @@ impl<'a> Lifter<'a> {
     }
 
     fn bytes(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {
-        self.charge(u64::from(len))?;
+        if let Err(limit) = self.charge(u64::from(len)) {
+            // Out of bounds is the more fundamental fault (and what the component model
+            // reports): check the range's last byte before blaming the size.
+            let last = ptr.checked_add(len.saturating_sub(1)).ok_or_else(|| {
+                Error::bad_guest_data(format!(
+                    "pointer {ptr:#x} with length {len} overflows the address space"
+                ))
+            })?;
+            self.mem.read(last, &mut [0u8; 1])?;
+            return Err(limit);
+        }
         let mut buf = vec![0u8; len as usize];
         self.mem.read(ptr, &mut buf)?;
         Ok(buf)

@@ -1,6 +1,8 @@
 //! The wasmi backend end to end: the sample extension, every limit, trap mapping, and the
 //! serialization round trip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use morph_runtime::{
     DenyAll, Error, ErrorKind, Instance, InstanceConfig, Limit, Limits, Metering, Runtime, TrapKind,
 };

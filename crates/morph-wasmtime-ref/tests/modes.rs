@@ -1,6 +1,8 @@
 //! Both wasmtime modes on the sample and on hand-written modules: same answers, same
 //! errors, same limits, and deterministic metering that trips at the same instruction.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use morph_runtime::{
     DenyAll, Error, ErrorKind, Instance, InstanceConfig, Limit, Limits, Metering, Runtime,
 };

@@ -103,7 +103,10 @@ impl Extension for Adversary {
             "storm" => {
                 let Count { n } = input.parse()?;
                 for i in 0..n {
-                    log::log(morph_abi::LogLevel::Trace, if i % 2 == 0 { "tick" } else { "tock" });
+                    log::log(
+                        morph_abi::LogLevel::Trace,
+                        if i % 2 == 0 { "tick" } else { "tock" },
+                    );
                 }
                 Output::json(&json!({ "calls": n }))
             }
