@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use morph_host::{Backend, Extension, LoadOptions};
+use morph_host::{Backend, Extension, Limits, LoadOptions, Metering};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -68,6 +68,42 @@ fn benches(c: &mut Criterion) {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter(|| ext.run("work", black_box(&input)).expect("runs"))
         });
+    }
+    g.finish();
+
+    // What CPU metering costs on each backend: no metering, the engine's own fuel, and
+    // the module counting its own instructions (deterministic).
+    let mut g = c.benchmark_group("metering/xorshift-2M");
+    g.sample_size(10);
+    let modes = [
+        ("unmetered", None, Metering::Native),
+        ("native-fuel", Some(Limits::DEFAULT_FUEL), Metering::Native),
+        (
+            "deterministic",
+            Some(Limits::DEFAULT_FUEL),
+            Metering::Deterministic,
+        ),
+    ];
+    for &b in &backends {
+        for (mode, fuel, metering) in modes {
+            let limits = Limits {
+                fuel,
+                metering,
+                ..Limits::default()
+            };
+            let mut ext = Extension::load(
+                &adversary,
+                LoadOptions {
+                    backend: b,
+                    limits,
+                    ..LoadOptions::default()
+                },
+            )
+            .expect("loads");
+            g.bench_function(BenchmarkId::new(b.name(), mode), |bench| {
+                bench.iter(|| ext.run("work", black_box(&input)).expect("runs"))
+            });
+        }
     }
     g.finish();
 }

@@ -36,7 +36,7 @@ pub use host::{
 };
 pub use limits::{Limits, Metering};
 pub use module::{
-    ModuleInfo, SUPPORTED_CONTRACTS, frame_compiled, prepare, unframe_compiled, validate,
-    wasm_features,
+    HiddenStart, ModuleInfo, START_EXPORT, SUPPORTED_CONTRACTS, frame_compiled, hide_start,
+    prepare, unframe_compiled, validate, wasm_features,
 };
 pub use runtime::{CompiledModule, Instance, InstanceConfig, Runtime, Usage};

@@ -209,6 +209,14 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
         }
     }
 
+    if let Some((name, _, _)) = exports
+        .iter()
+        .find(|(n, _, _)| n == START_EXPORT || n == crate::meter::FUEL_GLOBAL)
+    {
+        return Err(Error::invalid_module(format!(
+            "it exports `{name}`, a name Morph reserves"
+        )));
+    }
     let has = |name: &str| exports.iter().find(|(n, _, _)| n == name);
     match has("memory") {
         Some((_, ExternalKind::Memory, _)) => {}
@@ -462,5 +470,134 @@ mod frame_tests {
         assert_eq!(code, b"code");
         assert!(unframe_compiled(b"garbage").is_err());
         assert!(unframe_compiled(&framed[..12]).is_err());
+    }
+}
+
+/// The export under which [`hide_start`] puts a module's start function.
+pub const START_EXPORT: &str = "__morph_start";
+
+/// A module whose start function was moved to an export by [`hide_start`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenStart {
+    /// The rewritten module.
+    pub wasm: Vec<u8>,
+    /// The export that is the former start function ([`START_EXPORT`]).
+    pub export: String,
+}
+
+/// Removes `wasm`'s start section and exports the start function as [`START_EXPORT`],
+/// for engines that run a start function inside instantiation where no deadline or
+/// host memory access can reach it (wasmer, wasmi): the backend calls the export right
+/// after instantiating, under the same limits as every other call. Tables and memories
+/// are initialised first and a trap still fails instantiation, as the spec orders.
+/// Returns `None` when the module has no start function. Every other section is copied
+/// byte for byte.
+///
+/// # Errors
+/// `InvalidModule` when the module already exports [`START_EXPORT`] or cannot be parsed.
+pub fn hide_start(wasm: &[u8]) -> Result<Option<HiddenStart>> {
+    use wasm_encoder::{ExportKind, ExportSection, Module, RawSection};
+    let malformed = |e: wasmparser::BinaryReaderError| Error::invalid_module(e.to_string());
+    let mut start = None;
+    for payload in Parser::new(0).parse_all(wasm) {
+        if let Payload::StartSection { func, .. } = payload.map_err(malformed)? {
+            start = Some(func);
+        }
+    }
+    let Some(start) = start else {
+        return Ok(None);
+    };
+    let mut module = Module::new();
+    let mut exported = false;
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(malformed)?;
+        match payload {
+            Payload::StartSection { .. } => {}
+            Payload::ExportSection(reader) => {
+                let mut exports = ExportSection::new();
+                for e in reader {
+                    let e = e.map_err(malformed)?;
+                    if e.name == START_EXPORT {
+                        return Err(Error::invalid_module(format!(
+                            "it exports `{START_EXPORT}`, a name Morph reserves"
+                        )));
+                    }
+                    let kind = match e.kind {
+                        ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
+                        ExternalKind::Table => ExportKind::Table,
+                        ExternalKind::Memory => ExportKind::Memory,
+                        ExternalKind::Global => ExportKind::Global,
+                        ExternalKind::Tag => ExportKind::Tag,
+                    };
+                    exports.export(e.name, kind, e.index);
+                }
+                exports.export(START_EXPORT, ExportKind::Func, start);
+                module.section(&exports);
+                exported = true;
+            }
+            other => {
+                if let Some((id, range)) = other.as_section() {
+                    let data = usize::try_from(range.start)
+                        .ok()
+                        .zip(usize::try_from(range.end).ok())
+                        .and_then(|(s, e)| wasm.get(s..e))
+                        .ok_or_else(|| Error::invalid_module("a section runs past the end"))?;
+                    module.section(&RawSection { id, data });
+                }
+            }
+        }
+    }
+    if !exported {
+        return Err(Error::invalid_module(
+            "a module with a start function exports nothing",
+        ));
+    }
+    Ok(Some(HiddenStart {
+        wasm: module.finish(),
+        export: START_EXPORT.to_owned(),
+    }))
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+
+    #[test]
+    fn the_start_function_becomes_an_export() {
+        let wasm = wat::parse_str(
+            r#"(module (func $a) (func $s) (start $s) (export "a" (func $a)) (@custom "x" "y"))"#,
+        )
+        .unwrap();
+        let hidden = hide_start(&wasm).unwrap().unwrap();
+        assert_eq!(hidden.export, START_EXPORT);
+        Validator::new().validate_all(&hidden.wasm).unwrap();
+        let mut exports = Vec::new();
+        let mut has_start = false;
+        let mut custom = false;
+        for p in Parser::new(0).parse_all(&hidden.wasm) {
+            match p.unwrap() {
+                Payload::ExportSection(r) => {
+                    for e in r {
+                        let e = e.unwrap();
+                        exports.push((e.name.to_owned(), e.index));
+                    }
+                }
+                Payload::StartSection { .. } => has_start = true,
+                Payload::CustomSection(c) => custom |= c.name() == "x",
+                _ => {}
+            }
+        }
+        assert!(!has_start);
+        assert!(custom, "custom sections survive");
+        assert_eq!(exports, [("a".to_owned(), 0), (START_EXPORT.to_owned(), 1)]);
+    }
+
+    #[test]
+    fn modules_without_start_are_left_alone_and_the_name_is_reserved() {
+        let wasm = wat::parse_str(r#"(module (func (export "f")))"#).unwrap();
+        assert_eq!(hide_start(&wasm).unwrap(), None);
+        let wasm =
+            wat::parse_str(r#"(module (func $s (export "__morph_start")) (start $s))"#).unwrap();
+        assert_eq!(hide_start(&wasm).unwrap_err().class(), "invalid-module");
     }
 }

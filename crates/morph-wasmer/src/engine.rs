@@ -180,7 +180,13 @@ impl Runtime for WasmerRuntime {
 
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Arc<dyn CompiledModule>> {
         let (bytes, info) = morph_runtime::prepare(wasm, limits)?;
-        let bytes = crate::start::export_start(&bytes)?;
+        // wasmer runs a start function inside `Instance::new`, out of reach of the
+        // deadline and of host calls' memory access: it becomes an export that
+        // `instantiate` calls under the usual limits.
+        let bytes = match morph_runtime::hide_start(&bytes)? {
+            Some(hidden) => std::borrow::Cow::Owned(hidden.wasm),
+            None => bytes,
+        };
         // Native fuel: wasmer's metering middleware. The initial points do not matter:
         // every call sets them from the instance's limits first.
         let metering = info

@@ -1,10 +1,10 @@
 //! Instances: host functions, the guest-memory glue, limits per call, error mapping.
 
 use crate::engine::WasmerModule;
-use crate::start::START_EXPORT;
 use crate::tunables::{MemoryCap, instantiating};
 use crate::watchdog;
 use morph_abi::ExtensionInfo;
+use morph_runtime::START_EXPORT;
 use morph_runtime::{
     CoreInstance, Error, GuestMemory, HostCaller, HostContext, IMPORTS, Instance, InstanceConfig,
     Limit, ModuleInfo, PostReturn, Result, TrapKind, Usage, check_range, dispatch,

@@ -63,7 +63,6 @@
 
 mod engine;
 mod instance;
-mod start;
 mod tunables;
 mod watchdog;
 

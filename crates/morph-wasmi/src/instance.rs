@@ -44,10 +44,11 @@ pub(crate) fn compile(
     prepared: Vec<u8>,
     info: ModuleInfo,
 ) -> Result<Arc<dyn CompiledModule>> {
-    let (module, start) = match crate::start::hide_start(&prepared)? {
-        Some(hidden) => (Module::new(engine, &hidden.wasm), Some(hidden.export)),
-        None => (Module::new(engine, &prepared), None),
-    };
+    let (module, start) =
+        match morph_runtime::hide_start(&prepared).map_err(|e| Error::engine(e.to_string()))? {
+            Some(hidden) => (Module::new(engine, &hidden.wasm), Some(hidden.export)),
+            None => (Module::new(engine, &prepared), None),
+        };
     let module = module.map_err(|e| Error::engine(format!("wasmi refused the module: {e}")))?;
     Ok(Arc::new(WasmiModule {
         module,

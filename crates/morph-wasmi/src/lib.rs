@@ -100,6 +100,5 @@
 mod call;
 mod engine;
 mod instance;
-mod start;
 
 pub use engine::WasmiRuntime;
