@@ -98,7 +98,7 @@ fn ci() -> Result<()> {
         ]),
         "cargo clippy -D warnings",
     )?;
-    run_cmd(cargo().args(["build", "--workspace"]), "cargo build")?;
+    build_workspace()?;
     build::build_all()?;
     run_cmd(cargo().args(["test", "--workspace"]), "cargo test")?;
     run_cmd(
@@ -176,12 +176,27 @@ fn phone_targets() -> Result<()> {
 
 fn conformance() -> Result<()> {
     build::build_all()?;
+    build_workspace()?;
     conformance_run()
+}
+
+/// Builds every crate of the workspace, binaries included. Running `morph` and
+/// `morph-conformance` from this build (not `cargo run -p`, whose narrower feature set
+/// would rebuild the engines) keeps one build of everything.
+fn build_workspace() -> Result<()> {
+    run_cmd(
+        cargo().args(["build", "--workspace"]),
+        "cargo build --workspace",
+    )
+}
+
+fn binary(name: &str) -> PathBuf {
+    cargo_target_dir().join("debug").join(name)
 }
 
 fn conformance_run() -> Result<()> {
     run_cmd(
-        cargo().args(["run", "-q", "-p", "morph-conformance", "--"]),
+        Command::new(binary("morph-conformance")).current_dir(root()),
         "conformance: every case on every backend",
     )
 }
