@@ -203,11 +203,8 @@ fn conformance_run() -> Result<()> {
 
 fn demo() -> Result<()> {
     let built = build::build_all()?;
-    run_cmd(
-        cargo().args(["build", "-p", "morph-cli"]),
-        "cargo build -p morph-cli",
-    )?;
-    let morph = cargo_target_dir().join("debug").join("morph");
+    build_workspace()?;
+    let morph = binary("morph");
     let samples: &[(&str, &[(&str, &str)])] = &[(
         "hello",
         &[
