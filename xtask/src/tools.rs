@@ -17,10 +17,32 @@ pub fn ensure_rust_target(target: &str) -> Result<()> {
         return Ok(());
     }
     eprintln!("xtask: installing the Rust target {target} (rustup target add {target})");
-    crate::run_cmd(
-        Command::new("rustup").args(["target", "add", target]),
-        &format!("rustup target add {target}"),
-    )
+    let add = || {
+        crate::run_cmd(
+            Command::new("rustup").args(["target", "add", target]),
+            &format!("rustup target add {target}"),
+        )
+    };
+    if add().is_ok() {
+        return Ok(());
+    }
+    // An interrupted install leaves files that rustup then refuses to overwrite
+    // ("detected conflict"): remove the target's half-installed folder and try once more.
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running `rustc --print sysroot`")?;
+    let dir = std::path::Path::new(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("lib/rustlib")
+        .join(target);
+    if dir.is_dir() {
+        eprintln!(
+            "xtask: removing the half-installed {} and retrying",
+            dir.display()
+        );
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    add()
 }
 
 fn have(tool: &str) -> bool {
