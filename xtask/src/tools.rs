@@ -32,15 +32,21 @@ pub fn ensure_rust_target(target: &str) -> Result<()> {
         .args(["--print", "sysroot"])
         .output()
         .context("running `rustc --print sysroot`")?;
-    let dir = std::path::Path::new(String::from_utf8_lossy(&sysroot.stdout).trim())
-        .join("lib/rustlib")
-        .join(target);
+    let rustlib = std::path::Path::new(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("lib")
+        .join("rustlib");
+    let dir = rustlib.join(target);
+    let manifest = rustlib.join(format!("manifest-rust-std-{target}"));
+    eprintln!(
+        "xtask: removing the half-installed {} and retrying",
+        dir.display()
+    );
     if dir.is_dir() {
-        eprintln!(
-            "xtask: removing the half-installed {} and retrying",
-            dir.display()
-        );
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    if manifest.is_file() {
+        std::fs::remove_file(&manifest)
+            .with_context(|| format!("removing {}", manifest.display()))?;
     }
     add()
 }
