@@ -22,7 +22,9 @@ use morph_abi::{
 ///
 /// Implementations check bounds with [`check_range`] and return
 /// [`ErrorKind::BadGuestData`](crate::ErrorKind::BadGuestData) for an access outside the
-/// memory; they never panic.
+/// memory; they never panic. Allocation (the guest's `cabi_realloc`) is not here: it runs
+/// guest code, which is async on some backends, so lowering is planned first
+/// ([`LowerPlan`]), the backend allocates, and the writes follow.
 pub trait GuestMemory {
     /// Copies `buf.len()` bytes starting at `ptr` into `buf`.
     ///
@@ -36,16 +38,13 @@ pub trait GuestMemory {
     /// `BadGuestData` when the range is outside the memory.
     fn write(&mut self, ptr: u32, data: &[u8]) -> Result<()>;
 
-    /// Allocates `size` bytes aligned to `align` with the guest's `cabi_realloc`.
-    ///
-    /// # Errors
-    /// A trap or limit error from the guest's allocator, or `BadGuestData` when it returns
-    /// a pointer that is misaligned or out of bounds.
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32>;
+    /// The memory's current size in bytes.
+    fn size(&mut self) -> u64;
 }
 
 /// Checks that `ptr..ptr+len` lies inside a memory of `mem_len` bytes and returns it as a
-/// `usize` range. The one bounds check every backend uses.
+/// `usize` range. The one bounds check every backend uses; the sum is computed widened, so
+/// no guest value can overflow it.
 ///
 /// # Errors
 /// `BadGuestData` naming the pointer, the length and the memory's size.
@@ -60,36 +59,71 @@ pub fn check_range(ptr: u32, len: usize, mem_len: usize) -> Result<std::ops::Ran
     }
 }
 
-/// Rounds `offset` up to a multiple of `align` (a power of two).
+/// Checks the whole range `ptr..ptr+len` once, widened to 64 bits, before any field
+/// inside it is addressed.
+fn check_whole(mem: &mut dyn GuestMemory, ptr: u32, len: u64, what: &str) -> Result<()> {
+    let end = u64::from(ptr).saturating_add(len);
+    let size = mem.size();
+    if end > size {
+        return Err(Error::bad_guest_data(format!(
+            "{what} at {ptr:#x} ({len} bytes) is out of bounds of memory ({size} bytes)"
+        )));
+    }
+    Ok(())
+}
+
+/// `ptr + off` for a field inside a range already checked by [`check_whole`]; checked all
+/// the same, so that no guest value is ever summed unchecked.
+#[inline]
+fn field(ptr: u32, off: u32) -> Result<u32> {
+    ptr.checked_add(off).ok_or_else(|| {
+        Error::bad_guest_data(format!(
+            "pointer {ptr:#x} plus offset {off} overflows the address space"
+        ))
+    })
+}
+
+/// Rounds `offset` up to a multiple of `align` (a power of two). Only ever called on the
+/// contract's constant layouts.
 pub(crate) const fn align_to(offset: u32, align: u32) -> u32 {
-    (offset + align - 1) & !(align - 1)
+    offset.wrapping_add(align.wrapping_sub(1)) & !align.wrapping_sub(1)
 }
 
 const fn max(a: u32, b: u32) -> u32 {
     if a > b { a } else { b }
 }
 
-/// Lifting context: the memory and what is left of the per-call byte budget.
+/// Lifting context: the memory and what is left of the byte budget.
 pub(crate) struct Lifter<'a> {
     mem: &'a mut dyn GuestMemory,
     used: u64,
     max: u64,
+    /// Which limit the budget stands for, for the error.
+    limit: Limit,
 }
 
 impl<'a> Lifter<'a> {
-    pub(crate) fn new(mem: &'a mut dyn GuestMemory, max_bytes: u32) -> Self {
+    /// A lifter that may copy at most `max_bytes` out of the guest, reporting `limit`
+    /// when the guest hands back more.
+    pub(crate) fn new(mem: &'a mut dyn GuestMemory, max_bytes: u64, limit: Limit) -> Self {
         Lifter {
             mem,
             used: 0,
-            max: u64::from(max_bytes),
+            max: max_bytes,
+            limit,
         }
+    }
+
+    /// Bytes copied so far (what [`Abi::guest_bytes`] counts for the values lifted).
+    pub(crate) fn used(&self) -> u64 {
+        self.used
     }
 
     /// Charges `bytes` to the budget before they are copied.
     fn charge(&mut self, bytes: u64) -> Result<()> {
         self.used = self.used.saturating_add(bytes);
         if self.used > self.max {
-            return Err(Error::limit(Limit::Output, self.used, self.max));
+            return Err(Error::limit(self.limit, self.used, self.max));
         }
         Ok(())
     }
@@ -101,17 +135,10 @@ impl<'a> Lifter<'a> {
     }
 
     fn bytes(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {
-        if let Err(limit) = self.charge(u64::from(len)) {
-            // Out of bounds is the more fundamental fault (and what the component model
-            // reports): check the range's last byte before blaming the size.
-            let last = ptr.checked_add(len.saturating_sub(1)).ok_or_else(|| {
-                Error::bad_guest_data(format!(
-                    "pointer {ptr:#x} with length {len} overflows the address space"
-                ))
-            })?;
-            self.mem.read(last, &mut [0u8; 1])?;
-            return Err(limit);
-        }
+        // Out of bounds is the more fundamental fault (and what the component model
+        // reports): check the range before blaming the size.
+        check_whole(self.mem, ptr, u64::from(len), "byte list")?;
+        self.charge(u64::from(len))?;
         let mut buf = vec![0u8; len as usize];
         self.mem.read(ptr, &mut buf)?;
         Ok(buf)
@@ -128,41 +155,106 @@ impl<'a> Lifter<'a> {
 
     pub(crate) fn list<T: Abi>(&mut self, ptr: u32, len: u32) -> Result<Vec<T>> {
         check_align(ptr, T::ALIGN, "list")?;
+        let total = u64::from(len).saturating_mul(u64::from(T::SIZE));
+        check_whole(self.mem, ptr, total, "list")?;
         T::load_list(self, ptr, len)
     }
 
     pub(crate) fn load<T: Abi>(&mut self, ptr: u32) -> Result<T> {
         check_align(ptr, T::ALIGN, "value")?;
+        check_whole(self.mem, ptr, u64::from(T::SIZE), "value")?;
         T::load(self, ptr)
     }
 }
 
-/// Lowering context: the memory, with the guest's allocator.
+/// The allocations that lowering a value needs, in the order lowering makes them: what a
+/// backend hands to the guest's `cabi_realloc` before [`Lowerer::write`] runs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LowerPlan {
+    /// `(align, size)` of each allocation.
+    pub allocs: Vec<(u32, u32)>,
+    /// Bytes the host will copy into guest memory.
+    pub bytes: u64,
+}
+
+/// Lowering context. The same code runs twice over a value: once to plan the
+/// allocations (no memory is touched), once to write with the pointers the guest's
+/// allocator returned, so that backends whose allocator call is async share one ABI.
 pub(crate) struct Lowerer<'a> {
-    mem: &'a mut dyn GuestMemory,
+    mem: Option<&'a mut dyn GuestMemory>,
+    plan: LowerPlan,
+    given: std::slice::Iter<'a, u32>,
 }
 
 impl<'a> Lowerer<'a> {
-    pub(crate) fn new(mem: &'a mut dyn GuestMemory) -> Self {
-        Lowerer { mem }
+    /// Plans the lowering of `value` stored at a return area.
+    pub(crate) fn plan<T: Abi>(value: &T) -> Result<LowerPlan> {
+        let mut l = Lowerer {
+            mem: None,
+            plan: LowerPlan::default(),
+            given: [].iter(),
+        };
+        value.store(&mut l, 0)?;
+        Ok(l.plan)
+    }
+
+    /// Plans the lowering of byte strings (export arguments), one allocation each.
+    pub(crate) fn plan_bytes(items: &[&[u8]]) -> Result<LowerPlan> {
+        let mut l = Lowerer {
+            mem: None,
+            plan: LowerPlan::default(),
+            given: [].iter(),
+        };
+        for b in items {
+            l.bytes(b, 1)?;
+        }
+        Ok(l.plan)
+    }
+
+    /// A writer over `mem` with the pointers `ptrs` the allocator returned for a plan.
+    pub(crate) fn writer(mem: &'a mut dyn GuestMemory, ptrs: &'a [u32]) -> Self {
+        Lowerer {
+            mem: Some(mem),
+            plan: LowerPlan::default(),
+            given: ptrs.iter(),
+        }
     }
 
     pub(crate) fn bytes(&mut self, data: &[u8], align: u32) -> Result<(u32, u32)> {
         let len = u32::try_from(data.len())
             .map_err(|_| Error::engine("value too large for a 32-bit guest"))?;
         let ptr = self.alloc(align, len)?;
-        self.mem.write(ptr, data)?;
+        self.raw_write(ptr, data)?;
         Ok((ptr, len))
     }
 
+    fn raw_write(&mut self, ptr: u32, data: &[u8]) -> Result<()> {
+        match &mut self.mem {
+            Some(mem) => mem.write(ptr, data),
+            None => Ok(()),
+        }
+    }
+
     fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-        let ptr = self.mem.alloc(align, size)?;
+        let Some(mem) = &mut self.mem else {
+            self.plan.allocs.push((align, size));
+            self.plan.bytes = self.plan.bytes.saturating_add(u64::from(size));
+            return Ok(0);
+        };
+        let ptr = *self
+            .given
+            .next()
+            .ok_or_else(|| Error::engine("lowering needs more allocations than planned"))?;
         check_align(ptr, align, "cabi_realloc result")?;
+        check_whole(&mut **mem, ptr, u64::from(size), "cabi_realloc result")?;
         Ok(ptr)
     }
 
     pub(crate) fn store<T: Abi>(&mut self, value: &T, ptr: u32) -> Result<()> {
         check_align(ptr, T::ALIGN, "return area")?;
+        if let Some(mem) = &mut self.mem {
+            check_whole(&mut **mem, ptr, u64::from(T::SIZE), "return area")?;
+        }
         value.store(self, ptr)
     }
 }
@@ -183,23 +275,28 @@ pub(crate) trait Abi: Sized {
     /// Alignment in memory.
     const ALIGN: u32;
 
-    /// Reads a value at `ptr` (already checked for alignment).
+    /// Reads a value at `ptr` (already checked for alignment and bounds).
     fn load(cx: &mut Lifter<'_>, ptr: u32) -> Result<Self>;
 
     /// Writes the value at `ptr` (already checked for alignment), allocating what it owns.
     fn store(&self, cx: &mut Lowerer<'_>, ptr: u32) -> Result<()>;
 
-    /// Reads `len` consecutive values at `ptr`.
+    /// The bytes a [`Lifter`] charges for this value: what it owns in guest memory
+    /// outside its own `SIZE` bytes. The component backend, whose values wasmtime lifts,
+    /// charges the same count, so budgets trip at the same byte everywhere.
+    fn guest_bytes(&self) -> u64 {
+        0
+    }
+
+    /// Reads `len` consecutive values at `ptr` (the whole range already checked).
     fn load_list(cx: &mut Lifter<'_>, ptr: u32, len: u32) -> Result<Vec<Self>> {
-        let total = u64::from(len) * u64::from(Self::SIZE);
+        let total = u64::from(len).saturating_mul(u64::from(Self::SIZE));
         cx.charge(total)?;
         let mut out = Vec::with_capacity(len as usize);
-        for i in 0..len {
-            // Cannot overflow: `charge` bounded `total` by the budget, itself a u32.
-            out.push(Self::load(
-                cx,
-                ptr.wrapping_add(i.wrapping_mul(Self::SIZE)),
-            )?);
+        let mut at = ptr;
+        for _ in 0..len {
+            out.push(Self::load(cx, at)?);
+            at = field(at, Self::SIZE)?;
         }
         Ok(out)
     }
@@ -212,10 +309,20 @@ pub(crate) trait Abi: Sized {
             .checked_mul(Self::SIZE)
             .ok_or_else(|| Error::engine("list too large for a 32-bit guest"))?;
         let base = cx.alloc(Self::ALIGN, size)?;
-        for (i, item) in (0u32..).zip(items) {
-            item.store(cx, base + i * Self::SIZE)?;
+        let mut at = base;
+        for item in items {
+            item.store(cx, at)?;
+            at = at.wrapping_add(Self::SIZE);
         }
         Ok((base, len))
+    }
+
+    /// [`Abi::guest_bytes`] of a list of these.
+    fn list_bytes(items: &[Self]) -> u64 {
+        let own = (items.len() as u64).saturating_mul(u64::from(Self::SIZE));
+        items
+            .iter()
+            .fold(own, |n, i| n.saturating_add(i.guest_bytes()))
     }
 }
 
@@ -228,7 +335,7 @@ macro_rules! abi_int {
                 Ok(<$t>::from_le_bytes(cx.read_array(ptr)?))
             }
             fn store(&self, cx: &mut Lowerer<'_>, ptr: u32) -> Result<()> {
-                cx.mem.write(ptr, &self.to_le_bytes())
+                cx.raw_write(ptr, &self.to_le_bytes())
             }
         }
     )*};
@@ -242,13 +349,16 @@ impl Abi for u8 {
         Ok(cx.read_array::<1>(ptr)?[0])
     }
     fn store(&self, cx: &mut Lowerer<'_>, ptr: u32) -> Result<()> {
-        cx.mem.write(ptr, &[*self])
+        cx.raw_write(ptr, &[*self])
     }
     fn load_list(cx: &mut Lifter<'_>, ptr: u32, len: u32) -> Result<Vec<Self>> {
         cx.bytes(ptr, len)
     }
     fn store_list(items: &[Self], cx: &mut Lowerer<'_>) -> Result<(u32, u32)> {
         cx.bytes(items, 1)
+    }
+    fn list_bytes(items: &[Self]) -> u64 {
+        items.len() as u64
     }
 }
 
@@ -279,13 +389,16 @@ impl Abi for String {
     const ALIGN: u32 = 4;
     fn load(cx: &mut Lifter<'_>, ptr: u32) -> Result<Self> {
         let p = u32::load(cx, ptr)?;
-        let len = u32::load(cx, ptr + 4)?;
+        let len = u32::load(cx, field(ptr, 4)?)?;
         cx.string(p, len)
     }
     fn store(&self, cx: &mut Lowerer<'_>, ptr: u32) -> Result<()> {
         let (p, len) = cx.bytes(self.as_bytes(), 1)?;
         p.store(cx, ptr)?;
-        len.store(cx, ptr + 4)
+        len.store(cx, field(ptr, 4)?)
+    }
+    fn guest_bytes(&self) -> u64 {
+        self.len() as u64
     }
 }
 
@@ -294,13 +407,16 @@ impl<T: Abi> Abi for Vec<T> {
     const ALIGN: u32 = 4;
     fn load(cx: &mut Lifter<'_>, ptr: u32) -> Result<Self> {
         let p = u32::load(cx, ptr)?;
-        let len = u32::load(cx, ptr + 4)?;
+        let len = u32::load(cx, field(ptr, 4)?)?;
         cx.list(p, len)
     }
     fn store(&self, cx: &mut Lowerer<'_>, ptr: u32) -> Result<()> {
         let (p, len) = T::store_list(self, cx)?;
         p.store(cx, ptr)?;
-        len.store(cx, ptr + 4)
+        len.store(cx, field(ptr, 4)?)
+    }
+    fn guest_bytes(&self) -> u64 {
+        T::list_bytes(self)
     }
 }
 
@@ -315,12 +431,12 @@ fn discriminant(cx: &mut Lifter<'_>, ptr: u32, cases: u8, what: &str) -> Result<
 }
 
 impl<T: Abi> Abi for Option<T> {
-    const SIZE: u32 = align_to(align_to(1, T::ALIGN) + T::SIZE, max(1, T::ALIGN));
+    const SIZE: u32 = align_to(align_to(1, T::ALIGN).wrapping_add(T::SIZE), max(1, T::ALIGN));
     const ALIGN: u32 = max(1, T::ALIGN);
     fn load(cx: &mut Lifter<'_>, ptr: u32) -> Result<Self> {
         match discriminant(cx, ptr, 2, "option")? {
             0 => Ok(None),
-            _ => Ok(Some(T::load(cx, ptr + align_to(1, T::ALIGN))?)),
+            _ => Ok(Some(T::load(cx, field(ptr, align_to(1, T::ALIGN))?)?)),
         }
     }
     fn store(&self, cx: &mut Lowerer<'_>, ptr: u32) -> Result<()> {
@@ -328,27 +444,30 @@ impl<T: Abi> Abi for Option<T> {
             None => 0u8.store(cx, ptr),
             Some(v) => {
                 1u8.store(cx, ptr)?;
-                v.store(cx, ptr + align_to(1, T::ALIGN))
+                v.store(cx, field(ptr, align_to(1, T::ALIGN))?)
             }
         }
+    }
+    fn guest_bytes(&self) -> u64 {
+        self.as_ref().map_or(0, Abi::guest_bytes)
     }
 }
 
 impl<T: Abi, E: Abi> Abi for std::result::Result<T, E> {
     const SIZE: u32 = align_to(
-        align_to(1, max(T::ALIGN, E::ALIGN)) + max(T::SIZE, E::SIZE),
+        align_to(1, max(T::ALIGN, E::ALIGN)).wrapping_add(max(T::SIZE, E::SIZE)),
         max(1, max(T::ALIGN, E::ALIGN)),
     );
     const ALIGN: u32 = max(1, max(T::ALIGN, E::ALIGN));
     fn load(cx: &mut Lifter<'_>, ptr: u32) -> Result<Self> {
-        let payload = ptr + align_to(1, max(T::ALIGN, E::ALIGN));
+        let payload = field(ptr, align_to(1, max(T::ALIGN, E::ALIGN)))?;
         match discriminant(cx, ptr, 2, "result")? {
             0 => Ok(Ok(T::load(cx, payload)?)),
             _ => Ok(Err(E::load(cx, payload)?)),
         }
     }
     fn store(&self, cx: &mut Lowerer<'_>, ptr: u32) -> Result<()> {
-        let payload = ptr + align_to(1, max(T::ALIGN, E::ALIGN));
+        let payload = field(ptr, align_to(1, max(T::ALIGN, E::ALIGN)))?;
         match self {
             Ok(v) => {
                 0u8.store(cx, ptr)?;
@@ -358,6 +477,12 @@ impl<T: Abi, E: Abi> Abi for std::result::Result<T, E> {
                 1u8.store(cx, ptr)?;
                 e.store(cx, payload)
             }
+        }
+    }
+    fn guest_bytes(&self) -> u64 {
+        match self {
+            Ok(v) => v.guest_bytes(),
+            Err(e) => e.guest_bytes(),
         }
     }
 }
@@ -407,16 +532,16 @@ macro_rules! abi_record {
                 a
             };
             const SIZE: u32 = {
-                let mut s = 0;
-                $( s = align_to(s, <$ft as Abi>::ALIGN) + <$ft as Abi>::SIZE; )+
+                let mut s = 0u32;
+                $( s = align_to(s, <$ft as Abi>::ALIGN).wrapping_add(<$ft as Abi>::SIZE); )+
                 align_to(s, Self::ALIGN)
             };
             fn load(cx: &mut Lifter<'_>, ptr: u32) -> Result<Self> {
                 let mut off = 0u32;
                 $(
                     off = align_to(off, <$ft as Abi>::ALIGN);
-                    let $field = <$ft as Abi>::load(cx, ptr + off)?;
-                    off += <$ft as Abi>::SIZE;
+                    let $field = <$ft as Abi>::load(cx, field(ptr, off)?)?;
+                    off = off.wrapping_add(<$ft as Abi>::SIZE);
                 )+
                 let _ = off;
                 Ok($t { $($field),+ })
@@ -425,11 +550,14 @@ macro_rules! abi_record {
                 let mut off = 0u32;
                 $(
                     off = align_to(off, <$ft as Abi>::ALIGN);
-                    self.$field.store(cx, ptr + off)?;
-                    off += <$ft as Abi>::SIZE;
+                    self.$field.store(cx, field(ptr, off)?)?;
+                    off = off.wrapping_add(<$ft as Abi>::SIZE);
                 )+
                 let _ = off;
                 Ok(())
+            }
+            fn guest_bytes(&self) -> u64 {
+                0u64 $( .saturating_add(self.$field.guest_bytes()) )+
             }
         }
     };
@@ -562,10 +690,21 @@ mod tests {
             self.data[r].copy_from_slice(data);
             Ok(())
         }
-        fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-            let p = align_to(self.next, align);
-            self.next = p + size;
-            Ok(p)
+        fn size(&mut self) -> u64 {
+            self.data.len() as u64
+        }
+    }
+
+    impl VecMem {
+        fn alloc_plan(&mut self, plan: &LowerPlan) -> Vec<u32> {
+            plan.allocs
+                .iter()
+                .map(|&(align, size)| {
+                    let p = align_to(self.next, align);
+                    self.next = p + size;
+                    p
+                })
+                .collect()
         }
     }
 
@@ -588,8 +727,30 @@ mod tests {
             data: vec![0; 4096],
             next: 64,
         };
-        Lowerer::new(&mut mem).store(&info, 0).unwrap();
-        let back: ExtensionInfo = Lifter::new(&mut mem, 1 << 20).load(0).unwrap();
+        let plan = Lowerer::plan(&info).unwrap();
+        let ptrs = mem.alloc_plan(&plan);
+        Lowerer::writer(&mut mem, &ptrs).store(&info, 0).unwrap();
+        let mut lifter = Lifter::new(&mut mem, 1 << 20, Limit::Output);
+        let back: ExtensionInfo = lifter.load(0).unwrap();
+        assert_eq!(lifter.used(), info.guest_bytes());
         assert_eq!(back, info);
+    }
+
+    #[test]
+    fn lifting_near_the_top_of_the_address_space_is_an_error_not_an_overflow() {
+        let mut mem = VecMem {
+            data: vec![0; 64],
+            next: 0,
+        };
+        for ptr in [0xffff_fffc_u32, 0xffff_fff8, u32::MAX] {
+            let e = Lifter::new(&mut mem, 1 << 20, Limit::Output)
+                .load::<std::result::Result<String, GuestError>>(ptr & !3)
+                .unwrap_err();
+            assert_eq!(e.class(), "bad-guest-data", "{e}");
+            let e = Lifter::new(&mut mem, 1 << 20, Limit::Output)
+                .string(ptr, 16)
+                .unwrap_err();
+            assert_eq!(e.class(), "bad-guest-data", "{e}");
+        }
     }
 }

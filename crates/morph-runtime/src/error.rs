@@ -64,12 +64,10 @@ pub enum ErrorKind {
     Guest(morph_abi::Error),
     /// A host call was refused for want of a permission, and the action failed for it.
     PermissionDenied {
-        /// The permission, e.g. `events:greeted`.
-        permission: String,
+        /// The permission the checkpoint refused.
+        permission: crate::call::Permission,
         /// The extension's id.
         extension: String,
-        /// The refusal's message.
-        message: String,
     },
     /// The guest handed the host malformed data: a pointer or length out of bounds, a
     /// misaligned pointer, invalid UTF-8, an invalid discriminant.
@@ -110,6 +108,9 @@ pub enum ErrorKind {
         /// The error that stopped the instance.
         cause: String,
     },
+    /// The call was cancelled (its future dropped) while the guest ran; the instance
+    /// refuses further calls.
+    Cancelled,
     /// The engine failed for a reason that is not the guest's fault.
     Engine {
         /// The engine's message.
@@ -137,6 +138,9 @@ pub enum TrapKind {
     IndirectCall,
     /// Out-of-bounds table access.
     TableOutOfBounds,
+    /// A host call where the component model forbids leaving the instance: while the host
+    /// lowers a value (`cabi_realloc`), in a post-return function or in a start function.
+    CannotLeave,
     /// Any other trap.
     Other,
 }
@@ -153,6 +157,7 @@ impl TrapKind {
             TrapKind::BadConversionToInteger => "bad-conversion-to-integer",
             TrapKind::IndirectCall => "indirect-call",
             TrapKind::TableOutOfBounds => "table-out-of-bounds",
+            TrapKind::CannotLeave => "cannot-leave",
             TrapKind::Other => "other",
         }
     }
@@ -170,6 +175,9 @@ impl TrapKind {
             TrapKind::BadConversionToInteger => "invalid conversion to integer",
             TrapKind::IndirectCall => "indirect call to a missing or mistyped function",
             TrapKind::TableOutOfBounds => "out-of-bounds table access",
+            TrapKind::CannotLeave => {
+                "host call while the host lowers a value, in a post-return function or in a start function (the instance cannot be left there)"
+            }
             TrapKind::Other => "the engine stopped the guest",
         }
     }
@@ -193,6 +201,8 @@ pub enum Limit {
     HostCalls,
     /// Module size, in bytes.
     ModuleSize,
+    /// Bytes crossing the boundary in one call.
+    Transfer,
 }
 
 impl Limit {
@@ -206,27 +216,21 @@ impl Limit {
             Limit::Input => "input",
             Limit::HostCalls => "host-calls",
             Limit::ModuleSize => "module-size",
+            Limit::Transfer => "transfer",
         }
     }
 
-    fn unit(self) -> &'static str {
+    /// The limit's unit, e.g. `bytes`.
+    pub fn unit(self) -> &'static str {
         match self {
-            Limit::Memory | Limit::Output | Limit::Input | Limit::ModuleSize => "bytes",
+            Limit::Memory
+            | Limit::Output
+            | Limit::Input
+            | Limit::ModuleSize
+            | Limit::Transfer => "bytes",
             Limit::Cpu => "fuel",
             Limit::Timeout => "ms",
             Limit::HostCalls => "calls",
-        }
-    }
-
-    fn flag(self) -> &'static str {
-        match self {
-            Limit::Memory => "--memory BYTES",
-            Limit::Cpu => "--fuel N",
-            Limit::Timeout => "--timeout MS",
-            Limit::Output => "--max-output BYTES",
-            Limit::Input => "--max-input BYTES",
-            Limit::HostCalls => "--max-host-calls N",
-            Limit::ModuleSize => "--max-module BYTES",
         }
     }
 }
@@ -267,6 +271,7 @@ impl Error {
             ErrorKind::InvalidOutput { .. } => "invalid-output",
             ErrorKind::BackendUnavailable { .. } => "backend-unavailable",
             ErrorKind::Poisoned { .. } => "poisoned",
+            ErrorKind::Cancelled => "cancelled",
             ErrorKind::Engine { .. } => "engine",
         }
     }
@@ -290,7 +295,8 @@ impl Error {
             ErrorKind::Trap { .. }
             | ErrorKind::BadGuestData { .. }
             | ErrorKind::Engine { .. }
-            | ErrorKind::Poisoned { .. } => true,
+            | ErrorKind::Poisoned { .. }
+            | ErrorKind::Cancelled => true,
             ErrorKind::LimitExceeded { limit, .. } => *limit != Limit::Input,
             _ => false,
         }
@@ -369,19 +375,18 @@ impl fmt::Display for Error {
             ),
             ErrorKind::LimitExceeded { limit, used, max } => write!(
                 f,
-                "the extension exceeded its {} limit (used {used} {unit}, limit {max} {unit}); raise it with {} if the work is legitimate",
+                "the extension exceeded its {} limit (used {used} {unit}, limit {max} {unit})",
                 limit.as_str(),
-                limit.flag(),
                 unit = limit.unit()
             ),
             ErrorKind::Guest(e) => write!(f, "the action failed: {e}"),
             ErrorKind::PermissionDenied {
                 permission,
                 extension,
-                message,
             } => write!(
                 f,
-                "permission denied: extension `{extension}` needs `{permission}`: {message}"
+                "permission denied: extension `{}` needs permission `{permission}`",
+                extension.escape_debug()
             ),
             ErrorKind::BadGuestData { message } => write!(
                 f,
@@ -410,6 +415,10 @@ impl fmt::Display for Error {
             ErrorKind::Poisoned { cause } => write!(
                 f,
                 "the instance stopped after an earlier failure ({cause}); load the extension again"
+            ),
+            ErrorKind::Cancelled => write!(
+                f,
+                "the call was cancelled while the extension ran; the instance is stopped, use a new one"
             ),
             ErrorKind::Engine { message } => write!(f, "engine error: {message}"),
         }

@@ -1,228 +1,350 @@
-//! Host calls: the handler an embedder implements, the per-instance state every backend
-//! keeps, and the one dispatch from core-wasm import calls to the handler.
+//! The host side of the boundary: the embedder's async [`HostHandler`], the [`Policy`]
+//! that decides each [`Permission`], and [`HostContext`], the one checkpoint every host
+//! call of every backend goes through (phase, count, deadline, byte budget, permission,
+//! decision, then the handler).
 
-use crate::abi::{FromDiscriminant, GuestMemory, Lifter, Lowerer};
-use crate::error::{Error, ErrorKind, Limit, Result};
+use crate::call::{HostCall, HostReply, Permission};
+use crate::error::{Error, ErrorKind, Limit, Result, TrapKind};
 use crate::limits::Limits;
-use morph_abi::{Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method};
+use crate::runtime::Usage;
+use morph_abi::{HostError, HostErrorKind, LogLevel, SideEffect};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Who is calling: passed to every [`HostHandler`] method.
-#[derive(Debug, Clone, Copy)]
-pub struct CallContext<'a> {
-    /// The extension's id (its file name until `describe` has run).
-    pub extension: &'a str,
+pub use crate::call::{IMPORTS, find_import};
+
+/// A boxed, `Send` future: what [`HostHandler`]s and [`Instance`](crate::Instance)s
+/// return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which guest call is running: what a host call happens inside of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallKind {
+    /// The module's start function, while instantiating. No host calls are allowed.
+    Start,
+    /// `describe()`: runs with no permissions, as the contract says.
+    Describe,
+    /// `execute(action, input)`.
+    Execute {
+        /// The action's name.
+        action: Arc<str>,
+        /// The action's declared side-effect class.
+        side_effect: SideEffect,
+    },
 }
 
-impl CallContext<'_> {
-    /// A `permission-denied` host error for `permission`, saying how to grant it.
-    pub fn deny(&self, permission: &str, what: &str) -> HostError {
-        HostError::new(
-            HostErrorKind::PermissionDenied,
-            format!(
-                "extension `{ext}` may not {what}: permission `{permission}` is not granted (grant `{permission}` to `{ext}` to allow it)",
-                ext = self.extension
-            ),
-        )
-    }
-}
-
-/// What the host does for each host call. Every method has a default: logging goes to
-/// `tracing` tagged with the extension's id, and every other call is refused with a
-/// `permission-denied` error naming the permission (deny by default). An embedder
-/// overrides what it grants.
-///
-/// Implementations must be cheap to call and must not panic; they run on the guest's
-/// thread while the guest waits.
-pub trait HostHandler: Send + Sync + 'static {
-    /// `log.log`.
-    fn log(&self, cx: &CallContext<'_>, level: LogLevel, message: &str) {
-        let ext = cx.extension;
-        match level {
-            LogLevel::Trace => {
-                tracing::trace!(target: "morph::guest", extension = ext, "{message}")
-            }
-            LogLevel::Debug => {
-                tracing::debug!(target: "morph::guest", extension = ext, "{message}")
-            }
-            LogLevel::Info => tracing::info!(target: "morph::guest", extension = ext, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "morph::guest", extension = ext, "{message}"),
-            LogLevel::Error => {
-                tracing::error!(target: "morph::guest", extension = ext, "{message}")
-            }
+impl CallKind {
+    /// The action's name, for `execute`.
+    pub fn action(&self) -> Option<&str> {
+        match self {
+            CallKind::Execute { action, .. } => Some(action),
+            _ => None,
         }
     }
+}
 
-    /// `http.fetch`. Permission: `http:<host>`.
+/// Who is calling and from where: handed to the [`Policy`] and the [`HostHandler`] with
+/// every host call. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The extension's id (its label until `describe` has named it).
+    pub extension: Arc<str>,
+    /// The guest call the host call happens in.
+    pub kind: CallKind,
+}
+
+/// What the embedder does for host calls that the [`Policy`] allowed. Async: a handler
+/// may do real I/O, and the guest waits without holding a thread on the async backends
+/// (see `docs/ARCHITECTURE.md` for how each backend suspends the guest).
+///
+/// `log` never reaches the handler: the checkpoint writes it to `tracing`, rate-limited.
+/// Handlers must not panic; an answer of the wrong kind for the call reaches the guest as
+/// an `internal` host error.
+pub trait HostHandler: Send + Sync + 'static {
+    /// Performs `call` for the extension in `cx`.
+    ///
+    /// # Errors
+    /// The host error handed back to the guest (which may handle it).
+    fn handle<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        call: HostCall,
+    ) -> BoxFuture<'a, std::result::Result<HostReply, HostError>>;
+}
+
+/// A handler that needs no `async`: wrap it in [`Blocking`] to use it as a
+/// [`HostHandler`]. It runs on the guest's task, so it must be quick.
+pub trait SyncHostHandler: Send + Sync + 'static {
+    /// Performs `call` for the extension in `cx`.
     ///
     /// # Errors
     /// The host error handed back to the guest.
-    fn http_fetch(
+    fn handle(
         &self,
-        cx: &CallContext<'_>,
-        request: HttpRequest,
-    ) -> Result<HttpResponse, HostError> {
-        let host = url_host(&request.url);
-        Err(cx.deny(
-            &format!("http:{host}"),
-            &format!("send {} requests to `{host}`", request.method.as_str()),
-        ))
-    }
+        cx: &CallContext,
+        call: HostCall,
+    ) -> std::result::Result<HostReply, HostError>;
+}
 
-    /// `kv.get`. Permission: `kv`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn kv_get(&self, cx: &CallContext<'_>, key: &str) -> Result<Option<Vec<u8>>, HostError> {
-        let _ = key;
-        Err(cx.deny("kv", "use its key-value store"))
-    }
+/// Adapts a [`SyncHostHandler`] to [`HostHandler`].
+#[derive(Debug, Clone, Default)]
+pub struct Blocking<H>(pub H);
 
-    /// `kv.set`. Permission: `kv`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn kv_set(&self, cx: &CallContext<'_>, key: &str, value: &[u8]) -> Result<(), HostError> {
-        let _ = (key, value);
-        Err(cx.deny("kv", "use its key-value store"))
-    }
-
-    /// `kv.delete`. Permission: `kv`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn kv_delete(&self, cx: &CallContext<'_>, key: &str) -> Result<bool, HostError> {
-        let _ = key;
-        Err(cx.deny("kv", "use its key-value store"))
-    }
-
-    /// `kv.list-keys`. Permission: `kv`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn kv_list_keys(&self, cx: &CallContext<'_>, prefix: &str) -> Result<Vec<String>, HostError> {
-        let _ = prefix;
-        Err(cx.deny("kv", "use its key-value store"))
-    }
-
-    /// `events.emit`. Permission: `events:<name>`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn events_emit(
-        &self,
-        cx: &CallContext<'_>,
-        name: &str,
-        payload: &str,
-    ) -> Result<(), HostError> {
-        let _ = payload;
-        Err(cx.deny(&format!("events:{name}"), &format!("emit event `{name}`")))
-    }
-
-    /// `config.get`. Permission: `config`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn config_get(&self, cx: &CallContext<'_>) -> Result<String, HostError> {
-        Err(cx.deny("config", "read its configuration"))
-    }
-
-    /// `clock.now-ms`. Permission: `clock`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn clock_now_ms(&self, cx: &CallContext<'_>) -> Result<u64, HostError> {
-        Err(cx.deny("clock", "read the clock"))
-    }
-
-    /// `random.bytes`. Permission: `random`.
-    ///
-    /// # Errors
-    /// The host error handed back to the guest.
-    fn random_bytes(&self, cx: &CallContext<'_>, len: u32) -> Result<Vec<u8>, HostError> {
-        let _ = len;
-        Err(cx.deny("random", "read random bytes"))
+impl<H: SyncHostHandler> HostHandler for Blocking<H> {
+    fn handle<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        call: HostCall,
+    ) -> BoxFuture<'a, std::result::Result<HostReply, HostError>> {
+        let r = self.0.handle(cx, call);
+        Box::pin(std::future::ready(r))
     }
 }
 
-/// The deny-by-default handler: logs, and refuses every other host call.
+/// The handler of a host that provides no capability: every call it is asked to perform
+/// fails with `unavailable`. With the default [`DenyAll`] policy it is never asked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCapabilities;
+
+impl SyncHostHandler for NoCapabilities {
+    fn handle(
+        &self,
+        _cx: &CallContext,
+        call: HostCall,
+    ) -> std::result::Result<HostReply, HostError> {
+        Err(HostError::new(
+            HostErrorKind::Unavailable,
+            format!("this host does not provide {}", call.func().name()),
+        ))
+    }
+}
+
+impl HostHandler for NoCapabilities {
+    fn handle<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        call: HostCall,
+    ) -> BoxFuture<'a, std::result::Result<HostReply, HostError>> {
+        Box::pin(std::future::ready(SyncHostHandler::handle(self, cx, call)))
+    }
+}
+
+/// The checkpoint's answer for one permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Perform the call.
+    Allow,
+    /// Refuse it: the guest gets `permission-denied`.
+    Deny,
+}
+
+/// Decides whether an extension holds a permission. Effective permissions (requested and
+/// granted) are the embedder's business; the checkpoint asks before every call.
+pub trait Policy: Send + Sync + 'static {
+    /// Whether the extension in `cx` may use `permission`.
+    fn decide(&self, cx: &CallContext, permission: &Permission) -> Decision;
+}
+
+/// The default policy: deny everything (log needs no permission).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DenyAll;
 
-impl HostHandler for DenyAll {}
-
-/// The host part of a URL, for permission names; the whole string when it has none.
-fn url_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if authority.starts_with('[') {
-        return authority
-            .split_once(']')
-            .map_or(authority, |(h, _)| h)
-            .trim_start_matches('[');
+impl Policy for DenyAll {
+    fn decide(&self, _: &CallContext, _: &Permission) -> Decision {
+        Decision::Deny
     }
-    authority.split(':').next().unwrap_or(authority)
 }
 
-/// Per-instance host state that every backend keeps in its store: the handler, the
-/// limits, and the counters of the current guest call.
+/// A fixed set of permissions, granted to whichever extension runs with it.
+#[derive(Debug, Clone, Default)]
+pub struct Grants(std::collections::BTreeSet<Permission>);
+
+impl Grants {
+    /// Grants exactly `permissions`.
+    pub fn new(permissions: impl IntoIterator<Item = Permission>) -> Self {
+        Grants(permissions.into_iter().collect())
+    }
+}
+
+impl Policy for Grants {
+    fn decide(&self, _: &CallContext, permission: &Permission) -> Decision {
+        match self.0.contains(permission) {
+            true => Decision::Allow,
+            false => Decision::Deny,
+        }
+    }
+}
+
+/// Where the guest is in a call; host calls are allowed only in [`Phase::Guest`], the
+/// component model's rule (no leaving the instance while the host lowers a value, in a
+/// post-return function or in a start function).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The guest runs its export: host calls are allowed.
+    Guest,
+    /// The host is lowering a value (the guest's `cabi_realloc` runs).
+    Lowering,
+    /// A `cabi_post_*` function runs.
+    PostReturn,
+    /// The start function runs.
+    Start,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Ready,
+    InCall,
+    Poisoned(String),
+    Cancelled,
+}
+
+/// What the checkpoint decided for one host call.
+pub enum Admission {
+    /// Answered already (a log, or a refusal handed back to the guest).
+    Answered(std::result::Result<HostReply, HostError>),
+    /// Allowed: ask the handler.
+    Serve(Arc<dyn HostHandler>, CallContext),
+}
+
+impl Admission {
+    /// The answer: the refusal, or what the handler says.
+    pub async fn answer(self, call: HostCall) -> std::result::Result<HostReply, HostError> {
+        match self {
+            Admission::Answered(r) => r,
+            Admission::Serve(handler, cx) => handler.handle(&cx, call).await,
+        }
+    }
+}
+
+/// The per-instance checkpoint every backend keeps in its store: the handler and policy,
+/// the limits, and the state and counters of the current guest call. Every host call of
+/// every backend goes through [`HostContext::admit`]; every guest call through
+/// [`HostContext::begin`] and [`HostContext::end`].
 pub struct HostContext {
     handler: Arc<dyn HostHandler>,
-    extension: String,
+    policy: Arc<dyn Policy>,
+    cx: CallContext,
+    declared_events: Option<Arc<[String]>>,
     limits: Limits,
+    state: State,
+    phase: Phase,
+    started: Instant,
+    deadline: Option<Instant>,
+    elapsed: Duration,
     host_calls: u64,
-    denied: Option<(String, String)>,
+    transferred: u64,
+    log_bytes: u64,
+    logs_dropped: u64,
+    denied: Option<Permission>,
     memory_refused: Option<u64>,
-    poisoned: Option<String>,
 }
 
 impl HostContext {
-    /// State for an instance of the extension labelled `extension` (its id, or its file
-    /// name until `describe` has run).
-    pub fn new(
-        handler: Arc<dyn HostHandler>,
-        extension: impl Into<String>,
-        limits: Limits,
-    ) -> Self {
+    /// State for an instance made with `config`.
+    pub fn new(config: crate::runtime::InstanceConfig) -> Self {
+        let now = Instant::now();
         HostContext {
-            handler,
-            extension: extension.into(),
-            limits,
+            handler: config.handler,
+            policy: config.policy,
+            cx: CallContext {
+                extension: config.label,
+                kind: CallKind::Start,
+            },
+            declared_events: config.declared_events,
+            limits: config.limits,
+            state: State::Ready,
+            phase: Phase::Start,
+            started: now,
+            deadline: None,
+            elapsed: Duration::ZERO,
             host_calls: 0,
+            transferred: 0,
+            log_bytes: 0,
+            logs_dropped: 0,
             denied: None,
             memory_refused: None,
-            poisoned: None,
         }
     }
 
-    /// Fails with [`ErrorKind::Poisoned`] when an earlier call left the instance unusable.
-    /// Every backend calls this before entering the guest.
+    /// Starts a guest call of `kind`: fails when the instance is unusable (an earlier
+    /// call trapped, hit a limit or was cancelled), otherwise resets the per-call
+    /// counters and starts the clock. Every backend calls this before entering the guest,
+    /// and [`HostContext::end`] after.
     ///
     /// # Errors
-    /// `Poisoned`, naming the earlier failure.
-    pub fn check_usable(&self) -> Result<()> {
-        match &self.poisoned {
-            Some(cause) => Err(Error::new(ErrorKind::Poisoned {
-                cause: cause.clone(),
-            })),
-            None => Ok(()),
+    /// `Poisoned` or `Cancelled`.
+    pub fn begin(&mut self, kind: CallKind) -> Result<()> {
+        match &self.state {
+            State::Ready => {}
+            State::InCall => {
+                // The previous call's future was dropped while the guest ran.
+                self.state = State::Cancelled;
+                return Err(Error::new(ErrorKind::Cancelled));
+            }
+            State::Cancelled => return Err(Error::new(ErrorKind::Cancelled)),
+            State::Poisoned(cause) => {
+                return Err(Error::new(ErrorKind::Poisoned {
+                    cause: cause.clone(),
+                }));
+            }
         }
+        self.state = State::InCall;
+        self.phase = match kind {
+            CallKind::Start => Phase::Start,
+            _ => Phase::Lowering,
+        };
+        self.cx.kind = kind;
+        self.host_calls = 0;
+        self.transferred = 0;
+        self.log_bytes = 0;
+        self.logs_dropped = 0;
+        self.denied = None;
+        self.memory_refused = None;
+        self.started = Instant::now();
+        self.deadline = self.started.checked_add(self.limits.timeout);
+        self.elapsed = Duration::ZERO;
+        Ok(())
     }
 
-    /// Records the outcome of a guest call: an error that [poisons](Error::poisons) makes
-    /// the instance refuse further calls. Returns `r` unchanged.
+    /// Ends the guest call begun by [`HostContext::begin`]: an error that
+    /// [poisons](Error::poisons) makes the instance refuse further calls. Returns `r`.
     ///
     /// # Errors
     /// `r`'s error.
-    pub fn settle<T>(&mut self, r: Result<T>) -> Result<T> {
-        if let Err(e) = &r
-            && e.poisons()
-            && self.poisoned.is_none()
-        {
-            self.poisoned = Some(e.detail());
+    pub fn end<T>(&mut self, r: Result<T>) -> Result<T> {
+        self.elapsed = self.started.elapsed();
+        if self.logs_dropped > 0 {
+            tracing::warn!(
+                target: "morph::guest",
+                extension = &*self.cx.extension,
+                dropped = self.logs_dropped,
+                "log messages dropped: the extension logged more than {} bytes in one call",
+                self.limits.max_log_bytes
+            );
         }
+        self.state = match &r {
+            Err(e) if e.poisons() => State::Poisoned(e.detail()),
+            _ => State::Ready,
+        };
         r
+    }
+
+    /// Marks the instance cancelled: it refuses every further call.
+    pub fn cancel(&mut self) {
+        self.state = State::Cancelled;
+    }
+
+    /// Sets where the guest is in the current call.
+    pub fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+    }
+
+    /// Where the guest is in the current call.
+    pub fn phase(&self) -> Phase {
+        self.phase
     }
 
     /// The limits of this instance.
@@ -230,26 +352,61 @@ impl HostContext {
         &self.limits
     }
 
+    /// Who is calling and from where.
+    pub fn context(&self) -> &CallContext {
+        &self.cx
+    }
+
     /// The extension's label.
     pub fn extension(&self) -> &str {
-        &self.extension
+        &self.cx.extension
     }
 
-    /// Renames the extension (to its id, once `describe` has told it).
-    pub fn set_extension(&mut self, id: &str) {
-        id.clone_into(&mut self.extension);
+    /// Names the extension after `describe` and records the events it declared.
+    pub fn described(&mut self, info: &morph_abi::ExtensionInfo) {
+        self.cx.extension = Arc::from(info.id.as_str());
+        self.declared_events = Some(info.events.iter().map(|e| e.name.clone()).collect());
     }
 
-    /// Resets the per-call counters; called by a backend before each guest call.
-    pub fn begin_call(&mut self) {
-        self.host_calls = 0;
-        self.denied = None;
-        self.memory_refused = None;
+    /// When the current call began.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// When the current call must end (`None`: too far away to represent).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// The timeout error of the current call.
+    pub fn timeout_error(&self) -> Error {
+        let used = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let max = u64::try_from(self.limits.timeout.as_millis()).unwrap_or(u64::MAX);
+        Error::limit(Limit::Timeout, used, max)
     }
 
     /// Host calls made in the current guest call.
     pub fn host_calls(&self) -> u64 {
         self.host_calls
+    }
+
+    /// What the last call used, with the backend's own fuel and memory figures.
+    pub fn usage(&self, fuel: u64, memory_bytes: u64) -> Usage {
+        Usage {
+            fuel,
+            host_calls: self.host_calls,
+            memory_bytes,
+            transferred_bytes: self.transferred,
+            elapsed: match self.state {
+                State::InCall => self.started.elapsed(),
+                _ => self.elapsed,
+            },
+        }
     }
 
     /// Records that a memory growth to `requested` bytes was refused by the memory limit;
@@ -275,22 +432,58 @@ impl HostContext {
     }
 
     /// Maps an action's own error: a `permission-denied` error after a refused host call
-    /// becomes [`ErrorKind::PermissionDenied`] naming the permission.
+    /// becomes [`ErrorKind::PermissionDenied`] with the permission the checkpoint refused
+    /// (a typed value, never read from the guest's message).
     pub fn guest_error(&self, e: morph_abi::Error) -> Error {
         if e.kind == morph_abi::ErrorKind::PermissionDenied
-            && let Some((permission, message)) = &self.denied
+            && let Some(permission) = &self.denied
         {
             return Error::new(ErrorKind::PermissionDenied {
                 permission: permission.clone(),
-                extension: self.extension.clone(),
-                message: message.clone(),
+                extension: self.cx.extension.to_string(),
             });
         }
         Error::new(ErrorKind::Guest(e))
     }
 
-    fn count(&mut self) -> Result<()> {
-        self.host_calls += 1;
+    /// Charges `bytes` moved across the boundary in this call (either way).
+    ///
+    /// # Errors
+    /// `LimitExceeded(transfer)`.
+    pub fn charge(&mut self, bytes: u64) -> Result<()> {
+        self.transferred = self.transferred.saturating_add(bytes);
+        if self.transferred > self.limits.max_transfer_bytes {
+            return Err(Error::limit(
+                Limit::Transfer,
+                self.transferred,
+                self.limits.max_transfer_bytes,
+            ));
+        }
+        Ok(())
+    }
+
+    /// What is left of this call's transfer budget: the most a lift may copy.
+    pub fn transfer_left(&self) -> u64 {
+        self.limits
+            .max_transfer_bytes
+            .saturating_sub(self.transferred)
+    }
+
+    /// The checkpoint. Checks, in order: that the guest may leave the instance now
+    /// (the component model's rule), the host-call count, the deadline, the bytes the
+    /// call carries (`bytes`, already copied by the caller's lifting); then writes a
+    /// `log`, refuses an undeclared event, and asks the [`Policy`] about each
+    /// [`Permission`] the call needs. A refusal is recorded (typed) and answered to the
+    /// guest; an allowed call goes to the handler.
+    ///
+    /// # Errors
+    /// An error that traps the guest: `Trap(cannot-leave)`, `LimitExceeded` (host
+    /// calls, timeout, transfer).
+    pub fn admit(&mut self, call: &HostCall, bytes: u64) -> Result<Admission> {
+        if self.phase != Phase::Guest {
+            return Err(Error::trap(TrapKind::CannotLeave));
+        }
+        self.host_calls = self.host_calls.saturating_add(1);
         if self.host_calls > self.limits.max_host_calls {
             return Err(Error::limit(
                 Limit::HostCalls,
@@ -298,274 +491,144 @@ impl HostContext {
                 self.limits.max_host_calls,
             ));
         }
-        Ok(())
-    }
-
-    fn note<T>(&mut self, r: &Result<T, HostError>) {
-        if let Err(e) = r
-            && e.kind == HostErrorKind::PermissionDenied
-        {
-            let permission = e
-                .message
-                .split_once("permission `")
-                .and_then(|(_, rest)| rest.split_once('`'))
-                .map_or("unknown", |(p, _)| p);
-            self.denied = Some((permission.to_owned(), e.message.clone()));
+        if self.past_deadline() {
+            return Err(self.timeout_error());
         }
-    }
-
-    fn cx(&self) -> CallContext<'_> {
-        CallContext {
-            extension: &self.extension,
+        self.charge(bytes)?;
+        if let HostCall::Log { level, message } = call {
+            self.log(*level, message);
+            return Ok(Admission::Answered(Ok(HostReply::Done)));
         }
-    }
-
-    /// Runs one host call through the handler, counting it against the host-call limit
-    /// and remembering a refusal. The component backend calls these with values its
-    /// bindings lifted; core backends reach them through [`dispatch`].
-    ///
-    /// # Errors
-    /// `LimitExceeded(host-calls)`, which traps the guest.
-    pub fn call<T>(
-        &mut self,
-        f: impl FnOnce(&dyn HostHandler, &CallContext<'_>) -> Result<T, HostError>,
-    ) -> Result<Result<T, HostError>> {
-        self.count()?;
-        let r = f(&*self.handler, &self.cx());
-        self.note(&r);
-        Ok(r)
-    }
-
-    /// `log.log`, counted like every host call.
-    ///
-    /// # Errors
-    /// `LimitExceeded(host-calls)`.
-    pub fn log(&mut self, level: LogLevel, message: &str) -> Result<()> {
-        self.count()?;
-        self.handler.log(&self.cx(), level, message);
-        Ok(())
-    }
-}
-
-/// The host functions of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HostFunc {
-    /// `log.log`
-    Log,
-    /// `http.fetch`
-    HttpFetch,
-    /// `kv.get`
-    KvGet,
-    /// `kv.set`
-    KvSet,
-    /// `kv.delete`
-    KvDelete,
-    /// `kv.list-keys`
-    KvListKeys,
-    /// `events.emit`
-    EventsEmit,
-    /// `config.get`
-    ConfigGet,
-    /// `clock.now-ms`
-    ClockNowMs,
-    /// `random.bytes`
-    RandomBytes,
-}
-
-/// One core-wasm import of the contract. Every contract import takes only `i32`
-/// parameters and returns nothing (results go through a return area in guest memory).
-#[derive(Debug, Clone, Copy)]
-pub struct ImportSpec {
-    /// Import module, e.g. `morph:extension/log@0.1.0`.
-    pub module: &'static str,
-    /// Import name, e.g. `log`.
-    pub name: &'static str,
-    /// Number of `i32` parameters.
-    pub params: usize,
-    /// Which host function it is.
-    pub func: HostFunc,
-}
-
-/// Every core-wasm import the contract allows, as wit-bindgen lowers them. Backends
-/// register exactly these with their linker, each calling [`dispatch`].
-pub const IMPORTS: &[ImportSpec] = &[
-    imp("log", "log", 3, HostFunc::Log),
-    imp("http", "fetch", 14, HostFunc::HttpFetch),
-    imp("kv", "get", 3, HostFunc::KvGet),
-    imp("kv", "set", 5, HostFunc::KvSet),
-    imp("kv", "delete", 3, HostFunc::KvDelete),
-    imp("kv", "list-keys", 3, HostFunc::KvListKeys),
-    imp("events", "emit", 5, HostFunc::EventsEmit),
-    imp("config", "get", 1, HostFunc::ConfigGet),
-    imp("clock", "now-ms", 1, HostFunc::ClockNowMs),
-    imp("random", "bytes", 2, HostFunc::RandomBytes),
-];
-
-const fn imp(iface: &'static str, name: &'static str, params: usize, func: HostFunc) -> ImportSpec {
-    let module = match iface.as_bytes() {
-        b"log" => "morph:extension/log@0.1.0",
-        b"http" => "morph:extension/http@0.1.0",
-        b"kv" => "morph:extension/kv@0.1.0",
-        b"events" => "morph:extension/events@0.1.0",
-        b"config" => "morph:extension/config@0.1.0",
-        b"clock" => "morph:extension/clock@0.1.0",
-        _ => "morph:extension/random@0.1.0",
-    };
-    ImportSpec {
-        module,
-        name,
-        params,
-        func,
-    }
-}
-
-/// The import named `module::name`, if the contract has it.
-pub fn find_import(module: &str, name: &str) -> Option<&'static ImportSpec> {
-    IMPORTS
-        .iter()
-        .find(|i| i.module == module && i.name == name)
-}
-
-/// What a backend gives [`dispatch`] for one host call: the guest's memory (with its
-/// allocator) and the instance's [`HostContext`]. Borrowed one at a time, never both.
-pub trait HostCaller: GuestMemory {
-    /// The instance's host state.
-    fn host(&mut self) -> &mut HostContext;
-}
-
-fn wrong_arity(func: HostFunc) -> Error {
-    Error::engine(format!(
-        "host function {func:?} called with the wrong number of arguments"
-    ))
-}
-
-/// Runs the host call `func` with its flat `i32` arguments: lifts them from guest memory,
-/// calls the handler through the [`HostContext`], and lowers the result into the guest's
-/// return area. The one host-call dispatch every core backend uses.
-///
-/// # Errors
-/// An error that must trap the guest: bad guest data, a limit, or a failed allocation.
-/// Refusals and host failures are not errors here: they go back to the guest as values.
-pub fn dispatch(func: HostFunc, args: &[u32], caller: &mut dyn HostCaller) -> Result<()> {
-    let max = caller.host().limits().max_output_bytes;
-    match (func, args) {
-        (HostFunc::Log, &[level, ptr, len]) => {
-            let level = LogLevel::from_flat(level)?;
-            let message = Lifter::new(caller, max).string(ptr, len)?;
-            caller.host().log(level, &message)
+        if let HostCall::EventsEmit { name, .. } = call {
+            let declared = self
+                .declared_events
+                .as_ref()
+                .is_some_and(|d| d.iter().any(|e| e == name));
+            if !declared {
+                return Ok(Admission::Answered(Err(HostError::new(
+                    HostErrorKind::InvalidArgument,
+                    format!(
+                        "event `{}` is not declared in describe(); declare it to emit it",
+                        name.escape_debug()
+                    ),
+                ))));
+            }
         }
-        (
-            HostFunc::HttpFetch,
-            &[
-                method,
-                url_p,
-                url_l,
-                h_p,
-                h_l,
-                b_d,
-                b_p,
-                b_l,
-                s_d,
-                s_p,
-                s_l,
-                t_d,
-                t_v,
-                ret,
-            ],
-        ) => {
-            let request = {
-                let mut l = Lifter::new(caller, max);
-                HttpRequest {
-                    method: Method::from_flat(method)?,
-                    url: l.string(url_p, url_l)?,
-                    headers: l.list::<Header>(h_p, h_l)?,
-                    body: l.flat_option(b_d, |l| l.list::<u8>(b_p, b_l))?,
-                    secret: l.flat_option(s_d, |l| l.string(s_p, s_l))?,
-                    timeout_ms: l.flat_option(t_d, |_| Ok(t_v))?,
-                }
+        for permission in call.permissions() {
+            let decision = match self.cx.kind {
+                // describe() and the start function run with no permissions.
+                CallKind::Execute { .. } => self.policy.decide(&self.cx, &permission),
+                _ => Decision::Deny,
             };
-            let r = caller.host().call(|h, cx| h.http_fetch(cx, request))?;
-            Lowerer::new(caller).store(&r, ret)
+            if decision == Decision::Deny {
+                let message = format!(
+                    "extension `{}` may not {}: permission `{permission}` is not granted",
+                    self.cx.extension.escape_debug(),
+                    call.describe_action()
+                );
+                self.denied = Some(permission);
+                return Ok(Admission::Answered(Err(HostError::new(
+                    HostErrorKind::PermissionDenied,
+                    message,
+                ))));
+            }
         }
-        (HostFunc::KvGet, &[p, l, ret]) => {
-            let key = Lifter::new(caller, max).string(p, l)?;
-            let r = caller.host().call(|h, cx| h.kv_get(cx, &key))?;
-            Lowerer::new(caller).store(&r, ret)
+        Ok(Admission::Serve(self.handler.clone(), self.cx.clone()))
+    }
+
+    /// Writes a guest's log line to `tracing`, within the per-call log budget; past it,
+    /// lines are counted and dropped (one warning at the end of the call).
+    fn log(&mut self, level: LogLevel, message: &str) {
+        let len = message.len() as u64;
+        if self.log_bytes.saturating_add(len) > self.limits.max_log_bytes {
+            self.logs_dropped = self.logs_dropped.saturating_add(1);
+            return;
         }
-        (HostFunc::KvSet, &[kp, kl, vp, vl, ret]) => {
-            let (key, value) = {
-                let mut l = Lifter::new(caller, max);
-                (l.string(kp, kl)?, l.list::<u8>(vp, vl)?)
-            };
-            let r = caller.host().call(|h, cx| h.kv_set(cx, &key, &value))?;
-            Lowerer::new(caller).store(&r, ret)
+        self.log_bytes = self.log_bytes.saturating_add(len);
+        let ext = &*self.cx.extension;
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Info => tracing::info!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Error => tracing::error!(target: "morph::guest", extension = ext, "{message}"),
         }
-        (HostFunc::KvDelete, &[p, l, ret]) => {
-            let key = Lifter::new(caller, max).string(p, l)?;
-            let r = caller.host().call(|h, cx| h.kv_delete(cx, &key))?;
-            Lowerer::new(caller).store(&r, ret)
-        }
-        (HostFunc::KvListKeys, &[p, l, ret]) => {
-            let prefix = Lifter::new(caller, max).string(p, l)?;
-            let r = caller.host().call(|h, cx| h.kv_list_keys(cx, &prefix))?;
-            Lowerer::new(caller).store(&r, ret)
-        }
-        (HostFunc::EventsEmit, &[np, nl, pp, pl, ret]) => {
-            let (name, payload) = {
-                let mut l = Lifter::new(caller, max);
-                (l.string(np, nl)?, l.string(pp, pl)?)
-            };
-            let r = caller
-                .host()
-                .call(|h, cx| h.events_emit(cx, &name, &payload))?;
-            Lowerer::new(caller).store(&r, ret)
-        }
-        (HostFunc::ConfigGet, &[ret]) => {
-            let r = caller.host().call(|h, cx| h.config_get(cx))?;
-            Lowerer::new(caller).store(&r, ret)
-        }
-        (HostFunc::ClockNowMs, &[ret]) => {
-            let r = caller.host().call(|h, cx| h.clock_now_ms(cx))?;
-            Lowerer::new(caller).store(&r, ret)
-        }
-        (HostFunc::RandomBytes, &[len, ret]) => {
-            let r = caller.host().call(|h, cx| h.random_bytes(cx, len))?;
-            Lowerer::new(caller).store(&r, ret)
-        }
-        (func, _) => Err(wrong_arity(func)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::InstanceConfig;
 
-    #[test]
-    fn url_host_extracts_the_host() {
-        assert_eq!(url_host("https://api.github.com/repos"), "api.github.com");
-        assert_eq!(url_host("http://user:pw@example.com:8080/x"), "example.com");
-        assert_eq!(url_host("http://[::1]:80/"), "::1");
-        assert_eq!(url_host("garbage"), "garbage");
+    fn executing(policy: Arc<dyn Policy>) -> HostContext {
+        let mut h = HostContext::new(InstanceConfig::new("t", Limits::default()).policy(policy));
+        h.begin(CallKind::Execute {
+            action: "a".into(),
+            side_effect: SideEffect::None,
+        })
+        .unwrap();
+        h.set_phase(Phase::Guest);
+        h
     }
 
     #[test]
-    fn deny_names_the_permission() {
-        let cx = CallContext { extension: "hello" };
-        let e = DenyAll.events_emit(&cx, "greeted", "{}").unwrap_err();
-        assert_eq!(e.kind, HostErrorKind::PermissionDenied);
-        assert!(e.message.contains("`events:greeted`"), "{}", e.message);
-        assert!(e.message.contains("`hello`"), "{}", e.message);
-    }
-
-    #[test]
-    fn imports_have_distinct_names() {
-        for (i, a) in IMPORTS.iter().enumerate() {
-            for b in &IMPORTS[i + 1..] {
-                assert!(a.module != b.module || a.name != b.name);
+    fn a_refusal_records_the_typed_permission() {
+        let mut h = executing(Arc::new(DenyAll));
+        let a = h.admit(&HostCall::KvGet { key: "k".into() }, 1).unwrap();
+        assert!(matches!(a, Admission::Answered(Err(ref e)) if e.kind == HostErrorKind::PermissionDenied));
+        let e = h.guest_error(morph_abi::Error::new(
+            morph_abi::ErrorKind::PermissionDenied,
+            "x: permission `clock` is what this needs",
+        ));
+        match e.kind() {
+            ErrorKind::PermissionDenied { permission, .. } => {
+                assert_eq!(permission, &Permission::KvRead)
             }
+            other => panic!("{other:?}"),
         }
-        assert!(find_import("morph:extension/log@0.1.0", "log").is_some());
-        assert!(find_import("env", "abort").is_none());
+    }
+
+    #[test]
+    fn host_calls_outside_the_guest_phase_trap() {
+        let mut h = executing(Arc::new(DenyAll));
+        h.set_phase(Phase::Lowering);
+        let e = h
+            .admit(
+                &HostCall::Log {
+                    level: LogLevel::Info,
+                    message: "m".into(),
+                },
+                1,
+            )
+            .err()
+            .unwrap();
+        assert_eq!(e.detail(), "trap:cannot-leave");
+    }
+
+    #[test]
+    fn granted_permissions_reach_the_handler_and_describe_gets_none() {
+        let grants = Arc::new(Grants::new([Permission::Clock]));
+        let mut h = executing(grants.clone());
+        assert!(matches!(
+            h.admit(&HostCall::ClockNowMs, 0).unwrap(),
+            Admission::Serve(..)
+        ));
+        h.end(Ok(())).unwrap();
+        h.begin(CallKind::Describe).unwrap();
+        h.set_phase(Phase::Guest);
+        assert!(matches!(
+            h.admit(&HostCall::ClockNowMs, 0).unwrap(),
+            Admission::Answered(Err(_))
+        ));
+    }
+
+    #[test]
+    fn a_dropped_call_leaves_the_instance_cancelled() {
+        let mut h = executing(Arc::new(DenyAll));
+        // No `end`: the call's future was dropped.
+        let e = h.begin(CallKind::Describe).unwrap_err();
+        assert_eq!(e.class(), "cancelled");
+        assert_eq!(h.begin(CallKind::Describe).unwrap_err().class(), "cancelled");
     }
 }

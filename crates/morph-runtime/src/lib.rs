@@ -4,39 +4,41 @@
 //! `morph-host` depend on it; apps use `morph-host`.
 //!
 //! - **[`Runtime`]**: what a backend is: compile (after [`validate`]), serialize and
-//!   deserialize compiled code, instantiate with [`Limits`] and a [`HostHandler`]. An
-//!   [`Instance`] then serves `describe` and `execute`.
-//! - **The Canonical ABI** ([`GuestMemory`], [`check_range`]): lifting and lowering of every
-//!   contract type, written once; a backend only provides checked memory access and a call
-//!   to the guest's allocator.
-//! - **Host-call dispatch** ([`dispatch`], [`IMPORTS`], [`HostContext`]): the one path from
-//!   a core import call to the embedder's [`HostHandler`], which denies every capability
-//!   by default ([`DenyAll`]).
-//! - **The export call sequence** ([`core::describe`], [`core::execute`]) over a
-//!   [`CoreInstance`].
+//!   deserialize compiled code, instantiate with [`Limits`], a [`HostHandler`] and a
+//!   [`Policy`]. An [`Instance`] then serves `describe` and `execute`, asynchronously.
+//! - **Host calls as data** ([`HostCall`], [`HostReply`], [`Permission`]): one value per
+//!   import of the contract, lifted once by the shared Canonical ABI (or built from the
+//!   component bindings' values) and taken through **one checkpoint**
+//!   ([`HostContext::admit`]): phase, count, deadline, bytes, permission, decision, then
+//!   the embedder's async [`HostHandler`].
+//! - **The per-call protocol** ([`protocol`]): usable check, limits, tracing span, call
+//!   kind, lowering, guest call, lifting, post-return, poisoning, written once; a backend
+//!   only enters the guest, reads and writes its memory and calls its allocator.
 //! - **Errors** ([`Error`], [`ErrorKind`]): one taxonomy for every backend, so the same
 //!   failure is the same error everywhere.
 #![deny(missing_docs)]
 
+#[deny(clippy::arithmetic_side_effects)]
 mod abi;
-pub mod core;
+mod call;
 mod error;
 mod host;
 mod limits;
 pub mod meter;
 mod module;
+pub mod protocol;
 mod runtime;
 
-pub use abi::{GuestMemory, check_range};
-pub use core::{CoreInstance, PostReturn};
+pub use abi::{GuestMemory, LowerPlan, check_range};
+pub use call::{Answer, HostCall, HostFunc, HostReply, ImportSpec, Permission, IMPORTS, find_import};
 pub use error::{Error, ErrorKind, Limit, Result, TrapKind};
 pub use host::{
-    CallContext, DenyAll, HostCaller, HostContext, HostFunc, HostHandler, IMPORTS, ImportSpec,
-    dispatch, find_import,
+    Admission, Blocking, BoxFuture, CallContext, CallKind, Decision, DenyAll, Grants,
+    HostContext, HostHandler, NoCapabilities, Phase, Policy, SyncHostHandler,
 };
 pub use limits::{Limits, Metering};
 pub use module::{
     HiddenStart, ModuleInfo, START_EXPORT, SUPPORTED_CONTRACTS, frame_compiled, hide_start,
     prepare, unframe_compiled, validate, wasm_features,
 };
-pub use runtime::{CompiledModule, Instance, InstanceConfig, Runtime, Usage};
+pub use runtime::{CompiledModule, ExecuteCall, Instance, InstanceConfig, Runtime, Usage};

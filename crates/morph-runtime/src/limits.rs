@@ -16,6 +16,11 @@ pub enum Metering {
 
 /// Resource limits for one instance. Each applies per guest call (`describe`, `execute`)
 /// except memory, which applies for the instance's life.
+///
+/// Some are part of the compiled code and so of a compiled-code cache's key:
+/// `max_module_bytes`, `max_memory_bytes` (declared minimums are checked at compile time)
+/// and, with [`Metering::Deterministic`], `fuel` (the budget is compiled into the module).
+/// The others apply per call and may change from one call to the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Maximum linear memory, in bytes. Growth beyond it fails (`memory.grow` returns -1);
@@ -36,6 +41,11 @@ pub struct Limits {
     pub max_host_calls: u64,
     /// Maximum module size, in bytes.
     pub max_module_bytes: u64,
+    /// Maximum bytes that cross the boundary in one guest call, both ways: host-call
+    /// arguments and results, logs, the output.
+    pub max_transfer_bytes: u64,
+    /// Log bytes written per guest call; further log lines are dropped (and counted).
+    pub max_log_bytes: u64,
 }
 
 impl Limits {
@@ -53,6 +63,10 @@ impl Limits {
     pub const DEFAULT_HOST_CALLS: u64 = 100_000;
     /// Default module size limit: 32 MiB.
     pub const DEFAULT_MODULE: u64 = 32 << 20;
+    /// Default transfer limit per call: 64 MiB.
+    pub const DEFAULT_TRANSFER: u64 = 64 << 20;
+    /// Default log budget per call: 64 KiB.
+    pub const DEFAULT_LOG: u64 = 64 << 10;
 
     /// The memory limit in 64 KiB wasm pages, rounded down.
     pub fn max_memory_pages(&self) -> u64 {
@@ -71,6 +85,8 @@ impl Default for Limits {
             max_input_bytes: Self::DEFAULT_INPUT,
             max_host_calls: Self::DEFAULT_HOST_CALLS,
             max_module_bytes: Self::DEFAULT_MODULE,
+            max_transfer_bytes: Self::DEFAULT_TRANSFER,
+            max_log_bytes: Self::DEFAULT_LOG,
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The `Runtime` trait every backend implements, and what it hands out.
 
 use crate::error::Result;
-use crate::host::HostHandler;
+use crate::host::{BoxFuture, DenyAll, HostHandler, NoCapabilities, Policy};
 use crate::limits::Limits;
 use crate::module::ModuleInfo;
-use morph_abi::ExtensionInfo;
+use morph_abi::{ExtensionInfo, SideEffect};
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,15 +40,16 @@ pub trait Runtime: Send + Sync {
     /// `Engine` when the bytes are not a compiled module of this engine version.
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>>;
 
-    /// Instantiates a compiled module: runs its start function under `config.limits`.
+    /// Instantiates a compiled module: runs its start function under `config.limits`
+    /// (with no host calls allowed, as in the component model).
     ///
     /// # Errors
     /// A trap or limit error from the start function, or `Engine`.
-    fn instantiate(
-        &self,
-        module: &dyn CompiledModule,
+    fn instantiate<'a>(
+        &'a self,
+        module: &'a dyn CompiledModule,
         config: InstanceConfig,
-    ) -> Result<Box<dyn Instance>>;
+    ) -> BoxFuture<'a, Result<Box<dyn Instance>>>;
 }
 
 /// Compiled code of one module for one backend. Cheap to share across threads.
@@ -60,31 +61,88 @@ pub trait CompiledModule: Send + Sync + Any {
     fn as_any(&self) -> &dyn Any;
 }
 
-/// How to instantiate: limits, the host-call handler, and a label for logs.
+/// How to instantiate: limits, the host-call handler and policy, and what is known of
+/// the extension.
 #[derive(Clone)]
 pub struct InstanceConfig {
     /// Resource limits.
     pub limits: Limits,
-    /// The host-call handler.
+    /// Performs the host calls the policy allows.
     pub handler: Arc<dyn HostHandler>,
-    /// The extension's label until `describe` names it (usually the file name).
-    pub label: String,
+    /// Decides each permission a host call needs.
+    pub policy: Arc<dyn Policy>,
+    /// The extension's id, or a label until `describe` names it (the file name, say).
+    pub label: Arc<str>,
+    /// The events the extension declared, when its description is known (an instance of
+    /// a prepared extension); `describe` sets them otherwise. Undeclared events are
+    /// refused.
+    pub declared_events: Option<Arc<[String]>>,
+}
+
+impl InstanceConfig {
+    /// A configuration that grants nothing: no handler ([`NoCapabilities`]), every
+    /// permission denied ([`DenyAll`]).
+    pub fn new(label: impl Into<Arc<str>>, limits: Limits) -> Self {
+        InstanceConfig {
+            limits,
+            handler: Arc::new(NoCapabilities),
+            policy: Arc::new(DenyAll),
+            label: label.into(),
+            declared_events: None,
+        }
+    }
+
+    /// With this handler.
+    #[must_use]
+    pub fn handler(mut self, handler: Arc<dyn HostHandler>) -> Self {
+        self.handler = handler;
+        self
+    }
+
+    /// With this policy.
+    #[must_use]
+    pub fn policy(mut self, policy: Arc<dyn Policy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Knowing what the extension declared.
+    #[must_use]
+    pub fn described(mut self, info: &ExtensionInfo) -> Self {
+        self.label = Arc::from(info.id.as_str());
+        self.declared_events = Some(info.events.iter().map(|e| e.name.clone()).collect());
+        self
+    }
+}
+
+/// One `execute` call: the action, its input and its declared side-effect class.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecuteCall<'a> {
+    /// The action's name.
+    pub action: &'a str,
+    /// The input, as JSON text.
+    pub input: &'a str,
+    /// The action's side-effect class, as the extension declared it.
+    pub side_effect: SideEffect,
 }
 
 /// A live instance: one store, one guest. `Send` but not `Sync`: one call at a time.
+///
+/// Dropping a call's future cancels it: the guest is stopped within one deadline tick and
+/// the instance refuses further calls ([`ErrorKind::Cancelled`](crate::ErrorKind)).
 pub trait Instance: Send {
     /// Calls the guest's `describe()`.
     ///
     /// # Errors
     /// A trap, a limit, or `BadGuestData` when the guest's answer is malformed.
-    fn describe(&mut self) -> Result<ExtensionInfo>;
+    fn describe(&mut self) -> BoxFuture<'_, Result<ExtensionInfo>>;
 
     /// Calls the guest's `execute(action, input)` and returns its output text.
     ///
     /// # Errors
     /// `Guest` (or `PermissionDenied`) when the action returned an error; a trap, a limit,
     /// or `BadGuestData` otherwise.
-    fn execute(&mut self, action: &str, input: &str) -> Result<String>;
+    fn execute<'a>(&'a mut self, call: ExecuteCall<'a>) -> BoxFuture<'a, Result<String>>;
 
     /// What the last call used.
     fn usage(&self) -> Usage;
@@ -99,6 +157,8 @@ pub struct Usage {
     pub host_calls: u64,
     /// Linear memory size at the end of the call, in bytes.
     pub memory_bytes: u64,
+    /// Bytes that crossed the boundary (both ways).
+    pub transferred_bytes: u64,
     /// Wall-clock time.
     pub elapsed: Duration,
 }

@@ -1,10 +1,12 @@
 //! `wasmtime`: the module wrapped as a component and run with `bindgen!`, the reference
 //! semantics of the contract.
 
-use crate::engine::{StoreData, begin_call, fuel_used, map_error, new_store};
+use crate::engine::{StoreData, arm, fuel_used, map_error, new_store};
 use morph_abi as abi;
+use morph_runtime::protocol::{LiftedCalls, LiftedInstance, serve_lifted};
 use morph_runtime::{
-    CompiledModule, Error, Instance, InstanceConfig, Limit, ModuleInfo, Result, Usage,
+    Answer, CallKind, CompiledModule, Error, HostCall, HostContext, Instance, InstanceConfig,
+    ModuleInfo, Result, Usage,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -15,7 +17,8 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit/v0.1.0",
         world: "extension",
-        imports: { default: trappable },
+        imports: { default: async | trappable },
+        exports: { default: async },
     });
 }
 
@@ -25,7 +28,7 @@ use bindings::morph::extension::{clock, config, events, http, kv, log, random, t
 const CONTRACT_WIT: &str = include_str!("../../../wit/v0.1.0/morph.wit");
 
 struct ComponentModule {
-    component: Component,
+    pre: bindings::ExtensionPre<StoreData>,
     info: ModuleInfo,
 }
 
@@ -38,47 +41,81 @@ impl CompiledModule for ComponentModule {
     }
 }
 
-/// Whether the module carries wit-bindgen's `component-type` metadata.
-fn has_component_metadata(wasm: &[u8]) -> bool {
-    wasmparser::Parser::new(0).parse_all(wasm).any(|p| {
-        matches!(p, Ok(wasmparser::Payload::CustomSection(c)) if c.name().starts_with("component-type"))
-    })
+/// The module without any `component-type` custom section: the host never trusts the
+/// guest's own description of its world (string encodings, extra exports).
+fn strip_component_types(wasm: &[u8]) -> Result<Vec<u8>> {
+    let mut out = wasm_encoder::Module::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| Error::invalid_module(e.to_string()))?;
+        if let wasmparser::Payload::CustomSection(c) = &payload
+            && c.name().starts_with("component-type")
+        {
+            continue;
+        }
+        if let Some((id, range)) = payload.as_section() {
+            let data = wasm
+                .get(range)
+                .ok_or_else(|| Error::invalid_module("a section runs past the end"))?;
+            out.section(&wasm_encoder::RawSection { id, data });
+        }
+    }
+    Ok(out.finish())
 }
 
-/// Wraps a core module into a component of the contract's world.
+/// Wraps a core module into a component of the contract's world, always the host's own
+/// copy of it.
 fn componentize(wasm: &[u8]) -> Result<Vec<u8>> {
-    let mut module = wasm.to_vec();
-    if !has_component_metadata(wasm) {
-        let mut resolve = wit_parser::Resolve::default();
-        let pkg = resolve
-            .push_str("morph.wit", CONTRACT_WIT)
-            .map_err(|e| Error::engine(format!("contract WIT: {e:#}")))?;
-        let world = resolve
-            .select_world(&[pkg], Some("extension"))
-            .map_err(|e| Error::engine(format!("contract WIT: {e:#}")))?;
-        wit_component::embed_component_metadata(
-            &mut module,
-            &resolve,
-            world,
-            wit_component::StringEncoding::UTF8,
-            false,
-        )
-        .map_err(|e| Error::engine(format!("embedding the contract's metadata: {e:#}")))?;
-    }
+    let mut module = strip_component_types(wasm)?;
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve
+        .push_str("morph.wit", CONTRACT_WIT)
+        .map_err(|e| Error::engine(format!("contract WIT: {e:#}")))?;
+    let world = resolve
+        .select_world(&[pkg], Some("extension"))
+        .map_err(|e| Error::engine(format!("contract WIT: {e:#}")))?;
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        false,
+    )
+    .map_err(|e| Error::engine(format!("embedding the contract's metadata: {e:#}")))?;
     wit_component::ComponentEncoder::default()
         .module(&module)
         .and_then(|enc| enc.validate(true).encode())
         .map_err(|e| Error::invalid_module(format!("it cannot be wrapped as a component: {e:#}")))
 }
 
+/// The contract's host functions, defined once per runtime.
+pub(crate) fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
+    let mut linker: Linker<StoreData> = Linker::new(engine);
+    bindings::Extension::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
+        .map_err(|e| Error::engine(e.to_string()))?;
+    Ok(linker)
+}
+
+fn pre(
+    linker: &Linker<StoreData>,
+    component: &Component,
+    info: ModuleInfo,
+) -> Result<Arc<dyn CompiledModule>> {
+    let pre = linker
+        .instantiate_pre(component)
+        .and_then(bindings::ExtensionPre::new)
+        .map_err(|e| Error::engine(format!("{e:#}")))?;
+    Ok(Arc::new(ComponentModule { pre, info }))
+}
+
 pub(crate) fn compile(
     engine: &Engine,
+    linker: &Linker<StoreData>,
     wasm: &[u8],
     info: ModuleInfo,
 ) -> Result<Arc<dyn CompiledModule>> {
     let bytes = componentize(wasm)?;
     let component = Component::new(engine, &bytes).map_err(|e| Error::engine(format!("{e:#}")))?;
-    Ok(Arc::new(ComponentModule { component, info }))
+    pre(linker, &component, info)
 }
 
 fn downcast(module: &dyn CompiledModule) -> Result<&ComponentModule> {
@@ -91,7 +128,9 @@ fn downcast(module: &dyn CompiledModule) -> Result<&ComponentModule> {
 pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
     let m = downcast(module)?;
     let code = m
-        .component
+        .pre
+        .instance_pre()
+        .component()
         .serialize()
         .map_err(|e| Error::engine(e.to_string()))?;
     Ok(morph_runtime::frame_compiled(&m.info, &code))
@@ -99,12 +138,16 @@ pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
 
 /// # Safety
 /// `bytes` must come from [`serialize`].
-pub(crate) unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>> {
+pub(crate) unsafe fn deserialize(
+    engine: &Engine,
+    linker: &Linker<StoreData>,
+    bytes: &[u8],
+) -> Result<Arc<dyn CompiledModule>> {
     let (info, code) = morph_runtime::unframe_compiled(bytes)?;
     // SAFETY: the caller guarantees the bytes came from `serialize` unchanged.
     let component = unsafe { Component::deserialize(engine, code) }
         .map_err(|e| Error::engine(e.to_string()))?;
-    Ok(Arc::new(ComponentModule { component, info }))
+    pre(linker, &component, info)
 }
 
 struct ComponentInst {
@@ -112,23 +155,26 @@ struct ComponentInst {
     bindings: bindings::Extension,
 }
 
-pub(crate) fn instantiate(
+pub(crate) async fn instantiate(
     engine: &Engine,
     module: &dyn CompiledModule,
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
     let mut store = new_store(engine, config, &m.info);
-    let mut linker: Linker<StoreData> = Linker::new(engine);
-    bindings::Extension::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
-        .map_err(|e| Error::engine(e.to_string()))?;
-    begin_call(&mut store)?;
-    let instance = linker
-        .instantiate(&mut store, &m.component)
-        .map_err(|e| map_call_error(e, &store))?;
-    let bindings = bindings::Extension::new(&mut store, &instance)
-        .map_err(|e| Error::engine(e.to_string()))?;
-    Ok(Box::new(ComponentInst { store, bindings }))
+    // Instantiation runs the start function, if any: under the call limits, with no host
+    // calls allowed (the component model traps them).
+    store.data_mut().host.begin(CallKind::Start)?;
+    let r = async {
+        arm(&mut store)?;
+        m.pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| map_call_error(e, &store))
+    }
+    .await;
+    let bindings = store.data_mut().host.end(r)?;
+    Ok(Box::new(LiftedInstance(ComponentInst { store, bindings })))
 }
 
 /// Errors from a component call that are neither ours nor traps come from wasmtime's
@@ -142,95 +188,42 @@ fn map_call_error(err: wasmtime::Error, store: &Store<StoreData>) -> Error {
     Error::bad_guest_data(format!("{err:#}"))
 }
 
-impl ComponentInst {
-    fn check_output(&self, len: usize) -> Result<()> {
-        let max = self.store.data().host.limits().max_output_bytes;
-        if len as u64 > u64::from(max) {
-            return Err(Error::limit(Limit::Output, len as u64, u64::from(max)));
-        }
-        Ok(())
-    }
-}
-
-impl Instance for ComponentInst {
-    fn describe(&mut self) -> Result<abi::ExtensionInfo> {
-        self.store.data().host.check_usable()?;
-        let r = self.describe_inner();
-        self.store.data_mut().host.settle(r)
+impl LiftedCalls for ComponentInst {
+    fn backend(&self) -> &'static str {
+        "wasmtime"
     }
 
-    fn execute(&mut self, action: &str, input: &str) -> Result<String> {
-        self.store.data().host.check_usable()?;
-        let r = self.execute_inner(action, input);
-        self.store.data_mut().host.settle(r)
+    fn host(&mut self) -> &mut HostContext {
+        &mut self.store.data_mut().host
+    }
+
+    fn arm(&mut self) -> Result<()> {
+        arm(&mut self.store)
+    }
+
+    async fn call_describe(&mut self) -> Result<abi::ExtensionInfo> {
+        self.bindings
+            .call_describe(&mut self.store)
+            .await
+            .map(from_info)
+            .map_err(|e| map_call_error(e, &self.store))
+    }
+
+    async fn call_execute(
+        &mut self,
+        action: &str,
+        input: &str,
+    ) -> Result<std::result::Result<String, abi::Error>> {
+        self.bindings
+            .call_execute(&mut self.store, action, input)
+            .await
+            .map(|r| r.map_err(from_error))
+            .map_err(|e| map_call_error(e, &self.store))
     }
 
     fn usage(&self) -> Usage {
-        let d = self.store.data();
-        Usage {
-            fuel: fuel_used(&self.store),
-            host_calls: d.host.host_calls(),
-            memory_bytes: 0,
-            elapsed: d.started.elapsed(),
-        }
+        self.store.data().host.usage(fuel_used(&self.store), 0)
     }
-}
-
-impl ComponentInst {
-    fn describe_inner(&mut self) -> Result<abi::ExtensionInfo> {
-        begin_call(&mut self.store)?;
-        let info = self
-            .bindings
-            .call_describe(&mut self.store)
-            .map_err(|e| map_call_error(e, &self.store))?;
-        let info = from_info(info);
-        let size = info_size(&info);
-        self.check_output(size)?;
-        self.store.data_mut().host.set_extension(&info.id);
-        Ok(info)
-    }
-
-    fn execute_inner(&mut self, action: &str, input: &str) -> Result<String> {
-        let max_in = u64::from(self.store.data().host.limits().max_input_bytes);
-        let size = (action.len() + input.len()) as u64;
-        if size > max_in {
-            return Err(Error::limit(Limit::Input, size, max_in));
-        }
-        begin_call(&mut self.store)?;
-        let r = self
-            .bindings
-            .call_execute(&mut self.store, action, input)
-            .map_err(|e| map_call_error(e, &self.store))?;
-        match r {
-            Ok(out) => {
-                self.check_output(out.len())?;
-                Ok(out)
-            }
-            Err(e) => {
-                let e = from_error(e);
-                self.check_output(e.message.len() + e.details.as_ref().map_or(0, String::len))?;
-                Err(self.store.data().host.guest_error(e))
-            }
-        }
-    }
-}
-
-/// Bytes of guest data in a description, as the core backends count them while lifting.
-fn info_size(i: &abi::ExtensionInfo) -> usize {
-    let s = |x: &String| x.len();
-    s(&i.id)
-        + s(&i.name)
-        + s(&i.version)
-        + s(&i.description)
-        + i.config_schema.as_ref().map_or(0, s)
-        + i.actions
-            .iter()
-            .map(|a| 36 + s(&a.name) + s(&a.description) + s(&a.input_schema) + s(&a.output_schema))
-            .sum::<usize>()
-        + i.events
-            .iter()
-            .map(|e| 24 + s(&e.name) + s(&e.description) + s(&e.payload_schema))
-            .sum::<usize>()
 }
 
 fn from_info(i: types::ExtensionInfo) -> abi::ExtensionInfo {
@@ -305,42 +298,32 @@ fn to_host_error(e: abi::HostError) -> types::HostError {
     }
 }
 
-/// Runs a host call through the shared [`HostContext`](morph_runtime::HostContext):
-/// limits are errors that trap, refusals go back to the guest as values.
-fn call<T, U>(
-    data: &mut StoreData,
-    f: impl FnOnce(
-        &dyn morph_runtime::HostHandler,
-        &morph_runtime::CallContext<'_>,
-    ) -> Result<T, abi::HostError>,
-    convert: impl FnOnce(T) -> U,
-) -> wasmtime::Result<Result<U, types::HostError>> {
-    match data.host.call(f) {
-        Ok(Ok(v)) => Ok(Ok(convert(v))),
-        Ok(Err(e)) => Ok(Err(to_host_error(e))),
-        Err(e) => Err(wasmtime::Error::new(e)),
-    }
+/// Serves a host call through the shared checkpoint: limits are errors that trap,
+/// refusals and host failures go back to the guest as values.
+async fn serve(data: &mut StoreData, call: HostCall) -> wasmtime::Result<Answer> {
+    serve_lifted(&mut data.host, call)
+        .await
+        .map_err(wasmtime::Error::new)
 }
 
-/// Charges bytes a guest passed to a host call against the per-call budget, as the
-/// core backends do while lifting.
-fn charge(data: &StoreData, bytes: usize) -> wasmtime::Result<()> {
-    let max = u64::from(data.host.limits().max_output_bytes);
-    if bytes as u64 > max {
-        return Err(wasmtime::Error::new(Error::limit(
-            Limit::Output,
-            bytes as u64,
-            max,
-        )));
-    }
-    Ok(())
+/// The shared checkpoint shapes every answer for its call; any other shape is a bug.
+fn misshapen() -> wasmtime::Error {
+    wasmtime::Error::new(Error::engine("a host call's answer has the wrong shape"))
+}
+
+macro_rules! answer {
+    ($answer:expr, $variant:ident, $convert:expr) => {
+        match $answer {
+            Answer::$variant(r) => Ok(r.map($convert).map_err(to_host_error)),
+            _ => Err(misshapen()),
+        }
+    };
 }
 
 impl types::Host for StoreData {}
 
 impl log::Host for StoreData {
-    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        charge(self, message.len())?;
+    async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         let level = match level {
             log::Level::Trace => abi::LogLevel::Trace,
             log::Level::Debug => abi::LogLevel::Debug,
@@ -348,24 +331,15 @@ impl log::Host for StoreData {
             log::Level::Warn => abi::LogLevel::Warn,
             log::Level::Error => abi::LogLevel::Error,
         };
-        self.host.log(level, &message).map_err(wasmtime::Error::new)
+        serve(self, HostCall::Log { level, message }).await.map(drop)
     }
 }
 
 impl http::Host for StoreData {
-    fn fetch(
+    async fn fetch(
         &mut self,
         request: http::Request,
     ) -> wasmtime::Result<Result<http::Response, types::HostError>> {
-        let size = request.url.len()
-            + request
-                .headers
-                .iter()
-                .map(|h| 16 + h.name.len() + h.value.len())
-                .sum::<usize>()
-            + request.body.as_ref().map_or(0, Vec::len)
-            + request.secret.as_ref().map_or(0, String::len);
-        charge(self, size)?;
         let request = abi::HttpRequest {
             method: match request.method {
                 http::Method::Get => abi::Method::Get,
@@ -389,10 +363,8 @@ impl http::Host for StoreData {
             secret: request.secret,
             timeout_ms: request.timeout_ms,
         };
-        call(
-            self,
-            |h, cx| h.http_fetch(cx, request),
-            |r| http::Response {
+        answer!(serve(self, HostCall::HttpFetch(request)).await?, Http, |r| {
+            http::Response {
                 status: r.status,
                 headers: r
                     .headers
@@ -403,62 +375,60 @@ impl http::Host for StoreData {
                     })
                     .collect(),
                 body: r.body,
-            },
-        )
+            }
+        })
     }
 }
 
 impl kv::Host for StoreData {
-    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::HostError>> {
-        charge(self, key.len())?;
-        call(self, |h, cx| h.kv_get(cx, &key), |v| v)
+    async fn get(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, types::HostError>> {
+        answer!(serve(self, HostCall::KvGet { key }).await?, Value, |v| v)
     }
-    fn set(
+    async fn set(
         &mut self,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), types::HostError>> {
-        charge(self, key.len() + value.len())?;
-        call(self, |h, cx| h.kv_set(cx, &key, &value), |v| v)
+        answer!(serve(self, HostCall::KvSet { key, value }).await?, Unit, |v| v)
     }
-    fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, types::HostError>> {
-        charge(self, key.len())?;
-        call(self, |h, cx| h.kv_delete(cx, &key), |v| v)
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, types::HostError>> {
+        answer!(serve(self, HostCall::KvDelete { key }).await?, Bool, |v| v)
     }
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         prefix: String,
     ) -> wasmtime::Result<Result<Vec<String>, types::HostError>> {
-        charge(self, prefix.len())?;
-        call(self, |h, cx| h.kv_list_keys(cx, &prefix), |v| v)
+        answer!(serve(self, HostCall::KvListKeys { prefix }).await?, Keys, |v| v)
     }
 }
 
 impl events::Host for StoreData {
-    fn emit(
+    async fn emit(
         &mut self,
         name: String,
         payload: String,
     ) -> wasmtime::Result<Result<(), types::HostError>> {
-        charge(self, name.len() + payload.len())?;
-        call(self, |h, cx| h.events_emit(cx, &name, &payload), |v| v)
+        answer!(serve(self, HostCall::EventsEmit { name, payload }).await?, Unit, |v| v)
     }
 }
 
 impl config::Host for StoreData {
-    fn get(&mut self) -> wasmtime::Result<Result<String, types::HostError>> {
-        call(self, |h, cx| h.config_get(cx), |v| v)
+    async fn get(&mut self) -> wasmtime::Result<Result<String, types::HostError>> {
+        answer!(serve(self, HostCall::ConfigGet).await?, Text, |v| v)
     }
 }
 
 impl clock::Host for StoreData {
-    fn now_ms(&mut self) -> wasmtime::Result<Result<u64, types::HostError>> {
-        call(self, |h, cx| h.clock_now_ms(cx), |v| v)
+    async fn now_ms(&mut self) -> wasmtime::Result<Result<u64, types::HostError>> {
+        answer!(serve(self, HostCall::ClockNowMs).await?, Now, |v| v)
     }
 }
 
 impl random::Host for StoreData {
-    fn bytes(&mut self, len: u32) -> wasmtime::Result<Result<Vec<u8>, types::HostError>> {
-        call(self, |h, cx| h.random_bytes(cx, len), |v| v)
+    async fn bytes(&mut self, len: u32) -> wasmtime::Result<Result<Vec<u8>, types::HostError>> {
+        answer!(serve(self, HostCall::RandomBytes { len }).await?, Bytes, |v| v)
     }
 }

@@ -1,20 +1,22 @@
-//! `wasmtime-core`: the module as a core module, through morph-runtime's Canonical ABI.
+//! `wasmtime-core`: the module as a core module, through morph-runtime's Canonical ABI,
+//! host-call checkpoint and per-call protocol. This file only enters the guest, reads and
+//! writes its memory and calls its allocator, all asynchronously.
 
-use crate::engine::{StoreData, begin_call, fuel_used, map_error, new_store};
-use morph_abi::ExtensionInfo;
+use crate::engine::{StoreData, arm, fuel_used, map_error, map_error_data, new_store};
+use morph_runtime::protocol::{CoreInstance, Export, GuestAccess, GuestCalls, serve};
 use morph_runtime::{
-    CompiledModule, CoreInstance, Error, GuestMemory, HostCaller, HostContext, IMPORTS, Instance,
-    InstanceConfig, ModuleInfo, PostReturn, Result, Usage, check_range, dispatch,
+    CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig,
+    ModuleInfo, Result, Usage, check_range,
 };
 use std::any::Any;
 use std::sync::Arc;
 use wasmtime::{
-    AsContext, AsContextMut, Caller, Engine, FuncType, Linker, Memory, Module, Store, TypedFunc,
-    Val, ValType,
+    AsContext, AsContextMut, Caller, Engine, FuncType, InstancePre, Linker, Memory, Module,
+    Store, TypedFunc, Val, ValType,
 };
 
 struct CoreModule {
-    module: Module,
+    pre: InstancePre<StoreData>,
     info: ModuleInfo,
 }
 
@@ -27,13 +29,27 @@ impl CompiledModule for CoreModule {
     }
 }
 
+fn pre(linker: &Linker<StoreData>, module: &Module, info: ModuleInfo) -> Result<Arc<dyn CompiledModule>> {
+    let pre = linker
+        .instantiate_pre(module)
+        .map_err(|e| Error::engine(format!("{e:#}")))?;
+    Ok(Arc::new(CoreModule { pre, info }))
+}
+
 pub(crate) fn compile(
     engine: &Engine,
+    linker: &Linker<StoreData>,
     wasm: &[u8],
     info: ModuleInfo,
 ) -> Result<Arc<dyn CompiledModule>> {
-    let module = Module::new(engine, wasm).map_err(|e| Error::engine(format!("{e:#}")))?;
-    Ok(Arc::new(CoreModule { module, info }))
+    // The start function runs as an export under the call protocol, as on every core
+    // backend (see `morph_runtime::hide_start`).
+    let wasm = match morph_runtime::hide_start(wasm)? {
+        Some(hidden) => std::borrow::Cow::Owned(hidden.wasm),
+        None => std::borrow::Cow::Borrowed(wasm),
+    };
+    let module = Module::new(engine, &wasm).map_err(|e| Error::engine(format!("{e:#}")))?;
+    pre(linker, &module, info)
 }
 
 fn downcast(module: &dyn CompiledModule) -> Result<&CoreModule> {
@@ -46,7 +62,8 @@ fn downcast(module: &dyn CompiledModule) -> Result<&CoreModule> {
 pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
     let m = downcast(module)?;
     let code = m
-        .module
+        .pre
+        .module()
         .serialize()
         .map_err(|e| Error::engine(e.to_string()))?;
     Ok(morph_runtime::frame_compiled(&m.info, &code))
@@ -54,12 +71,16 @@ pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
 
 /// # Safety
 /// `bytes` must come from [`serialize`].
-pub(crate) unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>> {
+pub(crate) unsafe fn deserialize(
+    engine: &Engine,
+    linker: &Linker<StoreData>,
+    bytes: &[u8],
+) -> Result<Arc<dyn CompiledModule>> {
     let (info, code) = morph_runtime::unframe_compiled(bytes)?;
     // SAFETY: the caller guarantees the bytes came from `serialize` unchanged.
     let module =
         unsafe { Module::deserialize(engine, code) }.map_err(|e| Error::engine(e.to_string()))?;
-    Ok(Arc::new(CoreModule { module, info }))
+    pre(linker, &module, info)
 }
 
 /// Guest exports resolved once per instance.
@@ -69,29 +90,25 @@ pub(crate) struct Exports {
     realloc: TypedFunc<(u32, u32, u32, u32), u32>,
 }
 
-fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
+/// The contract's host functions: each hands its flat arguments to the shared
+/// [`serve`], which lifts, checks and answers the call.
+pub(crate) fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
     let mut linker = Linker::new(engine);
     for spec in IMPORTS {
         let ty = FuncType::new(engine, std::iter::repeat_n(ValType::I32, spec.params), []);
         let func = spec.func;
         linker
-            .func_new(spec.module, spec.name, ty, move |mut caller, params, _| {
+            .func_new_async(spec.module, spec.name, ty, move |mut caller, params, _| {
                 let mut args = [0u32; 16];
-                for (slot, v) in args.iter_mut().zip(params) {
-                    *slot = match v {
-                        Val::I32(x) => *x as u32,
-                        _ => 0,
-                    };
-                }
                 let n = params.len().min(args.len());
-                dispatch(
-                    func,
-                    &args[..n],
-                    &mut CallerMem {
-                        caller: &mut caller,
-                    },
-                )
-                .map_err(wasmtime::Error::new)
+                for (slot, v) in args.iter_mut().zip(params) {
+                    *slot = v.i32().unwrap_or(0) as u32;
+                }
+                Box::new(async move {
+                    serve(&mut CallerMem { caller: &mut caller }, func, &args[..n])
+                        .await
+                        .map_err(wasmtime::Error::new)
+                })
             })
             .map_err(|e| Error::engine(e.to_string()))?;
     }
@@ -104,24 +121,12 @@ struct CallerMem<'a, 'b> {
 }
 
 impl CallerMem<'_, '_> {
-    fn exports(&mut self) -> Result<Exports> {
-        if let Some(e) = &self.caller.data().core {
-            return Ok(e.clone());
-        }
-        // A host call from the start function, before the instance is set up.
-        let memory = self
-            .caller
-            .get_export("memory")
-            .and_then(|e| e.into_memory())
-            .ok_or_else(|| Error::bad_guest_data("the module exports no memory"))?;
-        let realloc = self
-            .caller
-            .get_export("cabi_realloc")
-            .and_then(|e| e.into_func())
-            .ok_or_else(|| Error::bad_guest_data("the module exports no cabi_realloc"))?
-            .typed(&self.caller)
-            .map_err(|e| Error::engine(e.to_string()))?;
-        Ok(Exports { memory, realloc })
+    fn exports(&self) -> Result<Exports> {
+        self.caller
+            .data()
+            .core
+            .clone()
+            .ok_or_else(|| Error::engine("a host call arrived before the instance was set up"))
     }
 }
 
@@ -148,17 +153,22 @@ impl GuestMemory for CallerMem<'_, '_> {
         let e = self.exports()?;
         write(&mut *self.caller, e.memory, ptr, bytes)
     }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-        let e = self.exports()?;
-        e.realloc
-            .call(&mut *self.caller, (0, 0, align, size))
-            .map_err(|err| crate::engine::map_error_data(err, self.caller.data()))
+    fn size(&mut self) -> u64 {
+        self.exports()
+            .map_or(0, |e| e.memory.data_size(&*self.caller) as u64)
     }
 }
 
-impl HostCaller for CallerMem<'_, '_> {
+impl GuestAccess for CallerMem<'_, '_> {
     fn host(&mut self) -> &mut HostContext {
         &mut self.caller.data_mut().host
+    }
+    async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
+        let e = self.exports()?;
+        e.realloc
+            .call_async(&mut *self.caller, (0, 0, align, size))
+            .await
+            .map_err(|err| map_error_data(err, self.caller.data()))
     }
 }
 
@@ -169,68 +179,60 @@ struct CoreInst {
     execute: TypedFunc<(u32, u32, u32, u32), u32>,
     post_describe: Option<TypedFunc<u32, ()>>,
     post_execute: Option<TypedFunc<u32, ()>>,
+    start: Option<TypedFunc<(), ()>>,
     info: ModuleInfo,
 }
 
-pub(crate) fn instantiate(
+pub(crate) async fn instantiate(
     engine: &Engine,
     module: &dyn CompiledModule,
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
     let mut store = new_store(engine, config, &m.info);
-    begin_call(&mut store)?;
-    let linker = linker(engine)?;
-    let instance = linker
-        .instantiate(&mut store, &m.module)
-        .map_err(|e| map(e, &store))?;
-    let typed = |store: &mut Store<StoreData>, name: &str| {
+    // No guest code runs here: the start function, if any, is an export run below.
+    let instance = m
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|e| map_error(e, &store))?;
+    let te = |e: wasmtime::Error| Error::engine(e.to_string());
+    let func = |store: &mut Store<StoreData>, name: &str| {
         instance
             .get_func(&mut *store, name)
             .ok_or_else(|| Error::engine(format!("export `{name}` vanished")))
     };
+    macro_rules! typed {
+        ($name:expr) => {
+            func(&mut store, $name)?.typed(&store).map_err(te)?
+        };
+        ($present:expr, $name:expr) => {
+            match $present {
+                true => Some(func(&mut store, $name)?.typed(&store).map_err(te)?),
+                false => None,
+            }
+        };
+    }
     let memory = instance
         .get_memory(&mut store, "memory")
         .ok_or_else(|| Error::engine("export `memory` vanished"))?;
-    let te = |e: wasmtime::Error| Error::engine(e.to_string());
-    let realloc = typed(&mut store, "cabi_realloc")?
-        .typed(&store)
-        .map_err(te)?;
-    let describe = typed(&mut store, "describe")?.typed(&store).map_err(te)?;
-    let execute = typed(&mut store, "execute")?.typed(&store).map_err(te)?;
-    let post_describe = if m.info.has_post_describe {
-        Some(
-            typed(&mut store, "cabi_post_describe")?
-                .typed(&store)
-                .map_err(te)?,
-        )
-    } else {
-        None
+    let exports = Exports {
+        memory,
+        realloc: typed!("cabi_realloc"),
     };
-    let post_execute = if m.info.has_post_execute {
-        Some(
-            typed(&mut store, "cabi_post_execute")?
-                .typed(&store)
-                .map_err(te)?,
-        )
-    } else {
-        None
-    };
-    let exports = Exports { memory, realloc };
-    store.data_mut().core = Some(exports.clone());
-    Ok(Box::new(CoreInst {
-        store,
-        exports,
-        describe,
-        execute,
-        post_describe,
-        post_execute,
+    let mut inst = CoreInst {
+        describe: typed!("describe"),
+        execute: typed!("execute"),
+        post_describe: typed!(m.info.has_post_describe, "cabi_post_describe"),
+        post_execute: typed!(m.info.has_post_execute, "cabi_post_execute"),
+        start: typed!(m.info.has_start, morph_runtime::START_EXPORT),
+        exports: exports.clone(),
         info: m.info.clone(),
-    }))
-}
-
-fn map(err: wasmtime::Error, store: &Store<StoreData>) -> Error {
-    map_error(err, store)
+        store,
+    };
+    inst.store.data_mut().core = Some(exports);
+    morph_runtime::protocol::start(&mut inst).await?;
+    Ok(Box::new(CoreInstance(inst)))
 }
 
 impl GuestMemory for CoreInst {
@@ -240,64 +242,66 @@ impl GuestMemory for CoreInst {
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
         write(&mut self.store, self.exports.memory, ptr, bytes)
     }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-        self.exports
-            .realloc
-            .call(&mut self.store, (0, 0, align, size))
-            .map_err(|e| map(e, &self.store))
+    fn size(&mut self) -> u64 {
+        self.exports.memory.data_size(&self.store) as u64
     }
 }
 
-impl HostCaller for CoreInst {
+impl GuestAccess for CoreInst {
     fn host(&mut self) -> &mut HostContext {
         &mut self.store.data_mut().host
     }
+    async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
+        self.exports
+            .realloc
+            .call_async(&mut self.store, (0, 0, align, size))
+            .await
+            .map_err(|e| map_error(e, &self.store))
+    }
 }
 
-impl CoreInstance for CoreInst {
-    fn begin(&mut self) -> Result<()> {
-        begin_call(&mut self.store)
+impl GuestCalls for CoreInst {
+    fn backend(&self) -> &'static str {
+        "wasmtime-core"
     }
-    fn call_describe(&mut self) -> Result<u32> {
-        self.describe
-            .call(&mut self.store, ())
-            .map_err(|e| map(e, &self.store))
+    fn module(&self) -> &ModuleInfo {
+        &self.info
     }
-    fn call_execute(&mut self, [a, b, c, d]: [u32; 4]) -> Result<u32> {
-        self.execute
-            .call(&mut self.store, (a, b, c, d))
-            .map_err(|e| map(e, &self.store))
+    fn arm(&mut self) -> Result<()> {
+        arm(&mut self.store)
     }
-    fn call_post_return(&mut self, which: PostReturn, retptr: u32) -> Result<()> {
-        let f = match which {
-            PostReturn::Describe => self.post_describe.clone(),
-            PostReturn::Execute => self.post_execute.clone(),
+    async fn enter(&mut self, export: Export, args: &[u32]) -> Result<u32> {
+        let store = &mut self.store;
+        let arg = args.first().copied().unwrap_or(0);
+        let unit = |f: &Option<TypedFunc<u32, ()>>| f.clone();
+        let r = match export {
+            Export::Describe => self.describe.call_async(&mut *store, ()).await,
+            Export::Execute => {
+                let [a, b, c, d] = <[u32; 4]>::try_from(args)
+                    .map_err(|_| Error::engine("execute takes four arguments"))?;
+                self.execute.call_async(&mut *store, (a, b, c, d)).await
+            }
+            Export::PostDescribe | Export::PostExecute => {
+                let f = match export {
+                    Export::PostDescribe => unit(&self.post_describe),
+                    _ => unit(&self.post_execute),
+                };
+                match f {
+                    Some(f) => f.call_async(&mut *store, arg).await.map(|()| 0),
+                    None => Ok(0),
+                }
+            }
+            Export::Start => match &self.start {
+                Some(f) => f.call_async(&mut *store, ()).await.map(|()| 0),
+                None => Ok(0),
+            },
         };
-        match f {
-            Some(f) => f
-                .call(&mut self.store, retptr)
-                .map_err(|e| map(e, &self.store)),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Instance for CoreInst {
-    fn describe(&mut self) -> Result<ExtensionInfo> {
-        let info = self.info.clone();
-        morph_runtime::core::describe(self, &info)
-    }
-    fn execute(&mut self, action: &str, input: &str) -> Result<String> {
-        let info = self.info.clone();
-        morph_runtime::core::execute(self, &info, action, input)
+        r.map_err(|e| map_error(e, store))
     }
     fn usage(&self) -> Usage {
-        let d = self.store.data();
-        Usage {
-            fuel: fuel_used(&self.store),
-            host_calls: d.host.host_calls(),
-            memory_bytes: self.exports.memory.data_size(&self.store) as u64,
-            elapsed: d.started.elapsed(),
-        }
+        self.store.data().host.usage(
+            fuel_used(&self.store),
+            self.exports.memory.data_size(&self.store) as u64,
+        )
     }
 }

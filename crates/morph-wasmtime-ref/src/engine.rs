@@ -1,12 +1,12 @@
 //! The shared engine, its epoch ticker, store state and error mapping.
 
 use morph_runtime::{
-    CompiledModule, Error, HostContext, Instance, InstanceConfig, Limit, Limits, Result, Runtime,
-    TrapKind,
+    BoxFuture, CompiledModule, Error, HostContext, Instance, InstanceConfig, Limit, Limits,
+    Result, Runtime, TrapKind,
 };
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use std::time::Duration;
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 
 /// How often the epoch advances: the wall-clock deadline's resolution.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -25,6 +25,14 @@ pub(crate) enum Mode {
 pub struct WasmtimeRuntime {
     pub(crate) engine: Engine,
     mode: Mode,
+    /// The contract's host functions, defined once per runtime.
+    linkers: Arc<Linkers>,
+}
+
+/// One linker per mode, built when the runtime is.
+pub(crate) enum Linkers {
+    Core(wasmtime::Linker<StoreData>),
+    Component(wasmtime::component::Linker<StoreData>),
 }
 
 impl WasmtimeRuntime {
@@ -59,7 +67,15 @@ impl WasmtimeRuntime {
             .max_wasm_stack(1 << 20);
         let engine = Engine::new(&config).map_err(|e| Error::engine(e.to_string()))?;
         start_ticker(&engine);
-        Ok(WasmtimeRuntime { engine, mode })
+        let linkers = Arc::new(match mode {
+            Mode::Core => Linkers::Core(crate::core_mode::linker(&engine)?),
+            Mode::Component => Linkers::Component(crate::component::linker(&engine)?),
+        });
+        Ok(WasmtimeRuntime {
+            engine,
+            mode,
+            linkers,
+        })
     }
 }
 
@@ -90,9 +106,9 @@ impl Runtime for WasmtimeRuntime {
 
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Arc<dyn CompiledModule>> {
         let (wasm, info) = morph_runtime::prepare(wasm, limits)?;
-        match self.mode {
-            Mode::Component => crate::component::compile(&self.engine, &wasm, info),
-            Mode::Core => crate::core_mode::compile(&self.engine, &wasm, info),
+        match &*self.linkers {
+            Linkers::Component(l) => crate::component::compile(&self.engine, l, &wasm, info),
+            Linkers::Core(l) => crate::core_mode::compile(&self.engine, l, &wasm, info),
         }
     }
 
@@ -106,21 +122,23 @@ impl Runtime for WasmtimeRuntime {
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>> {
         // SAFETY: forwarded contract: the caller guarantees `bytes` came from `serialize`.
         unsafe {
-            match self.mode {
-                Mode::Component => crate::component::deserialize(&self.engine, bytes),
-                Mode::Core => crate::core_mode::deserialize(&self.engine, bytes),
+            match &*self.linkers {
+                Linkers::Component(l) => crate::component::deserialize(&self.engine, l, bytes),
+                Linkers::Core(l) => crate::core_mode::deserialize(&self.engine, l, bytes),
             }
         }
     }
 
-    fn instantiate(
-        &self,
-        module: &dyn CompiledModule,
+    fn instantiate<'a>(
+        &'a self,
+        module: &'a dyn CompiledModule,
         config: InstanceConfig,
-    ) -> Result<Box<dyn Instance>> {
+    ) -> BoxFuture<'a, Result<Box<dyn Instance>>> {
         match self.mode {
-            Mode::Component => crate::component::instantiate(&self.engine, module, config),
-            Mode::Core => crate::core_mode::instantiate(&self.engine, module, config),
+            Mode::Component => {
+                Box::pin(crate::component::instantiate(&self.engine, module, config))
+            }
+            Mode::Core => Box::pin(crate::core_mode::instantiate(&self.engine, module, config)),
         }
     }
 }
@@ -128,7 +146,6 @@ impl Runtime for WasmtimeRuntime {
 /// What every store holds: Morph's host state and the memory limiter's view of it.
 pub(crate) struct StoreData {
     pub(crate) host: HostContext,
-    pub(crate) started: Instant,
     /// Deterministic metering: the per-call budget and the trap function's index.
     pub(crate) metered: Option<(u64, u32)>,
     /// Core mode only: the guest's memory and allocator, once instantiated.
@@ -160,42 +177,44 @@ impl ResourceLimiter for StoreData {
     }
 }
 
-/// A store with limits, ready for a new call.
+/// A store with limits. Each epoch tick (every [`EPOCH_TICK`]) the store checks the
+/// checkpoint's deadline: past it the guest is interrupted, otherwise it yields to the
+/// executor, so that a long guest call never holds a worker for more than a tick and a
+/// dropped call future stops it within one.
 pub(crate) fn new_store(
     engine: &Engine,
     config: InstanceConfig,
     info: &morph_runtime::ModuleInfo,
 ) -> Store<StoreData> {
-    let host = HostContext::new(config.handler, config.label, config.limits);
     let mut store = Store::new(
         engine,
         StoreData {
-            host,
-            started: Instant::now(),
+            host: HostContext::new(config),
             metered: info.metered.map(|b| (b, info.meter_trap_func)),
             core: None,
         },
     );
     store.limiter(|d| d as &mut dyn ResourceLimiter);
+    store.epoch_deadline_callback(|cx| {
+        Ok(match cx.data().host.past_deadline() {
+            true => UpdateDeadline::Interrupt,
+            false => UpdateDeadline::Yield(1),
+        })
+    });
     store
 }
 
-/// Arms fuel and the deadline and resets the per-call counters.
-pub(crate) fn begin_call(store: &mut Store<StoreData>) -> Result<()> {
-    let limits = store.data().host.limits().clone();
+/// Arms fuel and the epoch deadline for a guest call that begins now.
+pub(crate) fn arm(store: &mut Store<StoreData>) -> Result<()> {
     // In deterministic metering the module counts itself; native fuel stays out of the way.
     let fuel = match store.data().metered {
         Some(_) => u64::MAX,
-        None => limits.fuel.unwrap_or(u64::MAX),
+        None => store.data().host.limits().fuel.unwrap_or(u64::MAX),
     };
     store
         .set_fuel(fuel)
         .map_err(|e| Error::engine(e.to_string()))?;
-    let ticks = limits.timeout.as_nanos() / EPOCH_TICK.as_nanos() + 1;
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-    let data = store.data_mut();
-    data.host.begin_call();
-    data.started = Instant::now();
+    store.set_epoch_deadline(1);
     Ok(())
 }
 
@@ -233,10 +252,8 @@ pub(crate) fn map_error_data(err: wasmtime::Error, data: &StoreData) -> Error {
                 let max = limits.fuel.unwrap_or(u64::MAX);
                 return Error::limit(Limit::Cpu, max, max);
             }
-            Trap::Interrupt => {
-                let used = data.started.elapsed().as_millis() as u64;
-                return Error::limit(Limit::Timeout, used, limits.timeout.as_millis() as u64);
-            }
+            Trap::Interrupt => return data.host.timeout_error(),
+            Trap::CannotLeaveComponent => TrapKind::CannotLeave,
             Trap::StackOverflow => TrapKind::StackOverflow,
             Trap::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
             Trap::TableOutOfBounds => TrapKind::TableOutOfBounds,
