@@ -4,6 +4,8 @@ use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::host::{IMPORTS, find_import};
 use crate::limits::Limits;
 use morph_abi::{CONTRACT_SECTION, CONTRACT_VERSION};
+
+pub(crate) mod rewrite;
 use wasmparser::{
     Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
@@ -12,19 +14,16 @@ use wasmparser::{
 pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION];
 
 /// The wasm features every backend supports, and so the only ones a module may use:
-/// the features Rust 1.95 enables by default for wasm32-unknown-unknown (bulk memory,
-/// sign extension, non-trapping float-to-int, mutable globals, reference types,
-/// multi-value), plus SIMD and the MVP. Threads, memory64, exceptions, GC, tail calls
-/// and the like are refused, so that a module never runs on one backend and not another.
+/// WebAssembly 2.0 ([`WasmFeatures::WASM2`]), which is what Rust 1.95 enables by default
+/// for wasm32-unknown-unknown (bulk memory, sign extension, non-trapping float-to-int,
+/// mutable globals, reference types with `externref`, multi-value) plus SIMD. Threads,
+/// memory64, exceptions, GC, tail calls and the like are refused, so that a module never
+/// runs on one backend and not another.
+///
+/// (wasmparser gates `externref` behind its `GC_TYPES` flag as well as
+/// `REFERENCE_TYPES`; `WASM2` includes both.)
 pub fn wasm_features() -> WasmFeatures {
-    WasmFeatures::MUTABLE_GLOBAL
-        | WasmFeatures::SATURATING_FLOAT_TO_INT
-        | WasmFeatures::SIGN_EXTENSION
-        | WasmFeatures::MULTI_VALUE
-        | WasmFeatures::BULK_MEMORY
-        | WasmFeatures::REFERENCE_TYPES
-        | WasmFeatures::SIMD
-        | WasmFeatures::FLOATS
+    WasmFeatures::WASM2
 }
 
 /// What validation learned about a module.
@@ -330,6 +329,27 @@ mod tests {
     }
 
     #[test]
+    fn accepts_externref_and_the_rest_of_webassembly_2() {
+        let m = module(&format!(
+            r#"{EXPORTS}
+            (table 1 externref)
+            (func (param externref) (result externref) local.get 0)
+            (func (param v128) (result v128) local.get 0)
+            (func (result i32 i32) i32.const 1 i32.const 2)"#
+        ));
+        validate(&m, &Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn refuses_features_beyond_webassembly_2() {
+        // Tail calls (3.0).
+        let m = module(&format!(r#"{EXPORTS} (func $f (return_call $f))"#));
+        let e = err(&m);
+        assert_eq!(e.class(), "invalid-module");
+        assert!(e.to_string().contains("tail calls"), "{e}");
+    }
+
+    #[test]
     fn refuses_text_random_and_truncated_bytes() {
         assert_eq!(err(b"hello, world\n").class(), "invalid-module");
         assert_eq!(
@@ -491,71 +511,79 @@ pub struct HiddenStart {
 /// after instantiating, under the same limits as every other call. Tables and memories
 /// are initialised first and a trap still fails instantiation, as the spec orders.
 /// Returns `None` when the module has no start function. Every other section is copied
-/// byte for byte.
+/// byte for byte; a module without exports gets an export section.
 ///
 /// # Errors
 /// `InvalidModule` when the module already exports [`START_EXPORT`] or cannot be parsed.
 pub fn hide_start(wasm: &[u8]) -> Result<Option<HiddenStart>> {
-    use wasm_encoder::{ExportKind, ExportSection, Module, RawSection};
-    let malformed = |e: wasmparser::BinaryReaderError| Error::invalid_module(e.to_string());
+    let malformed = |e: String| Error::invalid_module(e);
     let mut start = None;
     for payload in Parser::new(0).parse_all(wasm) {
-        if let Payload::StartSection { func, .. } = payload.map_err(malformed)? {
+        if let Payload::StartSection { func, .. } = payload.map_err(|e| malformed(e.to_string()))? {
             start = Some(func);
         }
     }
     let Some(start) = start else {
         return Ok(None);
     };
-    let mut module = Module::new();
-    let mut exported = false;
-    for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(malformed)?;
+    let wasm = rewrite::rewrite(wasm, &mut StartToExport { start }, &malformed)?;
+    Ok(Some(HiddenStart {
+        wasm,
+        export: START_EXPORT.to_owned(),
+    }))
+}
+
+/// The rewrite of [`hide_start`]: drops the start section, adds the export (in a new
+/// export section when the module has none).
+struct StartToExport {
+    start: u32,
+}
+
+impl<'a> rewrite::Rewrite<'a> for StartToExport {
+    fn required(&self) -> &[u8] {
+        &[rewrite::id::EXPORT]
+    }
+
+    fn section(&mut self, payload: &Payload<'a>, out: &mut wasm_encoder::Module) -> Result<bool> {
         match payload {
-            Payload::StartSection { .. } => {}
+            Payload::StartSection { .. } => Ok(true),
             Payload::ExportSection(reader) => {
-                let mut exports = ExportSection::new();
-                for e in reader {
-                    let e = e.map_err(malformed)?;
+                let mut exports = wasm_encoder::ExportSection::new();
+                for e in reader.clone() {
+                    let e = e.map_err(|e| Error::invalid_module(e.to_string()))?;
                     if e.name == START_EXPORT {
                         return Err(Error::invalid_module(format!(
                             "it exports `{START_EXPORT}`, a name Morph reserves"
                         )));
                     }
-                    let kind = match e.kind {
-                        ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
-                        ExternalKind::Table => ExportKind::Table,
-                        ExternalKind::Memory => ExportKind::Memory,
-                        ExternalKind::Global => ExportKind::Global,
-                        ExternalKind::Tag => ExportKind::Tag,
-                    };
-                    exports.export(e.name, kind, e.index);
+                    exports.export(e.name, rewrite::export_kind(e.kind), e.index);
                 }
-                exports.export(START_EXPORT, ExportKind::Func, start);
-                module.section(&exports);
-                exported = true;
+                exports.export(START_EXPORT, wasm_encoder::ExportKind::Func, self.start);
+                out.section(&exports);
+                Ok(true)
             }
-            other => {
-                if let Some((id, range)) = other.as_section() {
-                    let data = usize::try_from(range.start)
-                        .ok()
-                        .zip(usize::try_from(range.end).ok())
-                        .and_then(|(s, e)| wasm.get(s..e))
-                        .ok_or_else(|| Error::invalid_module("a section runs past the end"))?;
-                    module.section(&RawSection { id, data });
-                }
-            }
+            _ => Ok(false),
         }
     }
-    if !exported {
-        return Err(Error::invalid_module(
-            "a module with a start function exports nothing",
-        ));
+
+    fn rewrites_code(&self) -> bool {
+        false
     }
-    Ok(Some(HiddenStart {
-        wasm: module.finish(),
-        export: START_EXPORT.to_owned(),
-    }))
+
+    fn code(
+        &mut self,
+        _bodies: Vec<wasmparser::FunctionBody<'a>>,
+        _out: &mut wasm_encoder::Module,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    fn missing(&mut self, _id: u8, out: &mut wasm_encoder::Module) -> Result<()> {
+        let mut exports = wasm_encoder::ExportSection::new();
+        exports.export(START_EXPORT, wasm_encoder::ExportKind::Func, self.start);
+        out.section(&exports);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -590,6 +618,24 @@ mod start_tests {
         assert!(!has_start);
         assert!(custom, "custom sections survive");
         assert_eq!(exports, [("a".to_owned(), 0), (START_EXPORT.to_owned(), 1)]);
+    }
+
+    #[test]
+    fn a_module_without_exports_gets_an_export_section() {
+        let wasm =
+            wat::parse_str(r#"(module (func $s) (start $s) (@custom "name-like" "z"))"#).unwrap();
+        let hidden = hide_start(&wasm).unwrap().unwrap();
+        Validator::new().validate_all(&hidden.wasm).unwrap();
+        let mut exports = Vec::new();
+        for p in Parser::new(0).parse_all(&hidden.wasm) {
+            if let Payload::ExportSection(r) = p.unwrap() {
+                for e in r {
+                    let e = e.unwrap();
+                    exports.push((e.name.to_owned(), e.index));
+                }
+            }
+        }
+        assert_eq!(exports, [(START_EXPORT.to_owned(), 0)]);
     }
 
     #[test]
