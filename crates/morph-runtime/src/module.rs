@@ -26,6 +26,111 @@ pub fn wasm_features() -> WasmFeatures {
     WasmFeatures::WASM2
 }
 
+/// What compiling a module may cost, checked by [`validate`] so that every backend refuses
+/// the same modules before any engine compiles them. Compile time grows with the number
+/// of functions, the locals each declares (every engine zero-initialises and tracks
+/// them) and the size of each body (register allocation is superlinear in it); 20 000
+/// functions of 50 000 locals each, a 160 KB module, took 110 s on wasmtime. The caps
+/// are far above what Rust extensions need: a release build of a serde_json-based
+/// extension has a few thousand functions, rarely more than a few hundred locals in
+/// one, and bodies under 100 KiB; debug builds stay within a few times that.
+///
+/// The total size of the code is bounded by [`Limits::max_module_bytes`].
+pub const MAX_FUNCTIONS: u32 = 50_000;
+/// Most locals one function may have, parameters included (see [`MAX_FUNCTIONS`]).
+pub const MAX_FUNCTION_LOCALS: u64 = 50_000;
+/// Most locals all functions together may have, parameters included (see
+/// [`MAX_FUNCTIONS`]). Compile time grew by about 0.1 µs per local in the report, so two
+/// million cost a fraction of a second.
+pub const MAX_TOTAL_LOCALS: u64 = 2_000_000;
+/// Largest function body, in bytes (see [`MAX_FUNCTIONS`]).
+pub const MAX_FUNCTION_BODY_BYTES: u64 = 1 << 20;
+/// Deepest nesting of `block`, `loop` and `if` in a function (see [`MAX_FUNCTIONS`]).
+/// Rust's largest `match`es nest a block per arm, hundreds deep; the cap keeps any
+/// engine's recursion over the structure shallow.
+pub const MAX_NESTING_DEPTH: u32 = 10_000;
+/// Most globals a module may define (see [`MAX_FUNCTIONS`]); Rust modules define a
+/// handful.
+pub const MAX_GLOBALS: u32 = 10_000;
+
+/// Refuses a module over one of the compile caps, naming the cap.
+fn over_cap(what: String, cap: &str, max: u64) -> Error {
+    Error::invalid_module(format!(
+        "{what}, over Morph's compile limit `{cap}` of {max}; compilation must stay bounded"
+    ))
+}
+
+/// The compile-cost tally of [`validate`].
+#[derive(Default)]
+struct CodeCost {
+    bodies: u32,
+    total_locals: u64,
+}
+
+impl CodeCost {
+    /// Checks one function body (`params`: its parameter count).
+    fn body(&mut self, body: &wasmparser::FunctionBody<'_>, params: u64) -> Result<()> {
+        let malformed = |e: wasmparser::BinaryReaderError| Error::invalid_module(e.to_string());
+        let index = self.bodies;
+        self.bodies = self.bodies.saturating_add(1);
+        let range = body.range();
+        let size = range.end.saturating_sub(range.start);
+        if size > MAX_FUNCTION_BODY_BYTES {
+            return Err(over_cap(
+                format!("function {index} (counting defined functions from 0) is {size} bytes"),
+                "MAX_FUNCTION_BODY_BYTES",
+                MAX_FUNCTION_BODY_BYTES,
+            ));
+        }
+        let mut locals = params;
+        for l in body.get_locals_reader().map_err(malformed)? {
+            let (n, _) = l.map_err(malformed)?;
+            locals = locals.saturating_add(u64::from(n));
+        }
+        if locals > MAX_FUNCTION_LOCALS {
+            return Err(over_cap(
+                format!("function {index} (counting defined functions from 0) has {locals} locals"),
+                "MAX_FUNCTION_LOCALS",
+                MAX_FUNCTION_LOCALS,
+            ));
+        }
+        self.total_locals = self.total_locals.saturating_add(locals);
+        if self.total_locals > MAX_TOTAL_LOCALS {
+            return Err(over_cap(
+                format!(
+                    "its first {} functions have {} locals together",
+                    self.bodies, self.total_locals
+                ),
+                "MAX_TOTAL_LOCALS",
+                MAX_TOTAL_LOCALS,
+            ));
+        }
+        let mut depth = 0u32;
+        let mut ops = body.get_operators_reader().map_err(malformed)?;
+        while !ops.eof() {
+            match ops.read().map_err(malformed)? {
+                wasmparser::Operator::Block { .. }
+                | wasmparser::Operator::Loop { .. }
+                | wasmparser::Operator::If { .. } => {
+                    depth = depth.saturating_add(1);
+                    if depth > MAX_NESTING_DEPTH {
+                        return Err(over_cap(
+                            format!(
+                                "function {index} (counting defined functions from 0) nests blocks {depth} deep"
+                            ),
+                            "MAX_NESTING_DEPTH",
+                            u64::from(MAX_NESTING_DEPTH),
+                        ));
+                    }
+                }
+                wasmparser::Operator::End => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What validation learned about a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleInfo {
@@ -77,8 +182,11 @@ fn sig(params: &[ValType], results: &[ValType]) -> String {
 /// Every backend runs this first, so a module is refused with the same error everywhere.
 ///
 /// # Errors
-/// `LimitExceeded(module-size)`, `InvalidModule`, `UnsupportedContract`,
-/// `DisallowedImport`, `MissingExport`, or `LimitExceeded(memory)`, checked in that order.
+/// `LimitExceeded(module-size)`; `InvalidModule` when the module does not validate under
+/// [`wasm_features`], is a component, or exceeds a compile cap ([`MAX_FUNCTIONS`],
+/// [`MAX_GLOBALS`], [`MAX_FUNCTION_BODY_BYTES`], [`MAX_FUNCTION_LOCALS`],
+/// [`MAX_TOTAL_LOCALS`], [`MAX_NESTING_DEPTH`]); `UnsupportedContract`,
+/// `DisallowedImport`, `MissingExport`, or `LimitExceeded(memory)`; checked in that order.
 pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let size = bytes.len() as u64;
     if size > limits.max_module_bytes {
@@ -104,6 +212,8 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let mut exports = Vec::new();
     let mut memory_min_pages = None;
     let mut has_start = false;
+    let mut imported_funcs = 0u32;
+    let mut code_cost = CodeCost::default();
 
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| Error::invalid_module(e.to_string()))?;
@@ -123,11 +233,19 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
                     let imp = imp.map_err(|e| Error::invalid_module(e.to_string()))?;
                     if let TypeRef::Func(t) = imp.ty {
                         func_types.push(t);
+                        imported_funcs = imported_funcs.saturating_add(1);
                     }
                     imports.push((imp.module.to_owned(), imp.name.to_owned(), imp.ty));
                 }
             }
             Payload::FunctionSection(reader) => {
+                if reader.count() > MAX_FUNCTIONS {
+                    return Err(over_cap(
+                        format!("it defines {} functions", reader.count()),
+                        "MAX_FUNCTIONS",
+                        u64::from(MAX_FUNCTIONS),
+                    ));
+                }
                 for f in reader {
                     func_types.push(f.map_err(|e| Error::invalid_module(e.to_string()))?);
                 }
@@ -143,6 +261,22 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
                     let e = e.map_err(|e| Error::invalid_module(e.to_string()))?;
                     exports.push((e.name.to_owned(), e.kind, e.index));
                 }
+            }
+            Payload::GlobalSection(reader) if reader.count() > MAX_GLOBALS => {
+                return Err(over_cap(
+                    format!("it defines {} globals", reader.count()),
+                    "MAX_GLOBALS",
+                    u64::from(MAX_GLOBALS),
+                ));
+            }
+            Payload::CodeSectionEntry(body) => {
+                // Validation matched bodies to types, so the lookup cannot fail.
+                let params = usize::try_from(imported_funcs.saturating_add(code_cost.bodies))
+                    .ok()
+                    .and_then(|i| func_types.get(i))
+                    .and_then(|t| types.get(usize::try_from(*t).ok()?))
+                    .map_or(0, |ft| ft.params().len());
+                code_cost.body(&body, u64::try_from(params).unwrap_or(u64::MAX))?;
             }
             Payload::StartSection { .. } => has_start = true,
             Payload::CustomSection(c) if c.name() == CONTRACT_SECTION => {
@@ -398,6 +532,143 @@ mod tests {
         let e = err(&m);
         assert_eq!(e.class(), "missing-export");
         assert!(e.to_string().contains("`execute`"), "{e}");
+    }
+
+    /// An extension (the contract's exports) with `extra` functions of type `() -> ()`
+    /// and `globals` more globals, built with wasm-encoder for sizes WAT would make slow.
+    fn extension_with(extra: &[wasm_encoder::Function], globals: u32) -> Vec<u8> {
+        use wasm_encoder::{
+            CodeSection, ConstExpr, CustomSection, ExportKind, ExportSection, Function,
+            FunctionSection, GlobalSection, GlobalType, Instruction, MemorySection, MemoryType,
+            Module, TypeSection, ValType as V,
+        };
+        let mut types = TypeSection::new();
+        types.ty().function([], [V::I32]);
+        types.ty().function([V::I32; 4], [V::I32]);
+        types.ty().function([], []);
+        let mut funcs = FunctionSection::new();
+        let mut code = CodeSection::new();
+        for ty in [0, 1, 1] {
+            funcs.function(ty);
+            let mut f = Function::new([]);
+            f.instruction(&Instruction::I32Const(0));
+            f.instruction(&Instruction::End);
+            code.function(&f);
+        }
+        for f in extra {
+            funcs.function(2);
+            code.function(f);
+        }
+        let mut memory = MemorySection::new();
+        memory.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut global = GlobalSection::new();
+        for _ in 0..globals {
+            global.global(
+                GlobalType {
+                    val_type: V::I32,
+                    mutable: false,
+                    shared: false,
+                },
+                &ConstExpr::i32_const(0),
+            );
+        }
+        let mut exports = ExportSection::new();
+        exports.export("memory", ExportKind::Memory, 0);
+        exports.export("describe", ExportKind::Func, 0);
+        exports.export("execute", ExportKind::Func, 1);
+        exports.export("cabi_realloc", ExportKind::Func, 2);
+        let mut m = Module::new();
+        m.section(&types)
+            .section(&funcs)
+            .section(&memory)
+            .section(&global)
+            .section(&exports)
+            .section(&code)
+            .section(&CustomSection {
+                name: "morph:contract".into(),
+                data: b"0.1.0".as_slice().into(),
+            });
+        m.finish()
+    }
+
+    fn body(
+        locals: u32,
+        ops: impl IntoIterator<Item = wasm_encoder::Instruction<'static>>,
+    ) -> wasm_encoder::Function {
+        let mut f = wasm_encoder::Function::new([(locals, wasm_encoder::ValType::I64)]);
+        for op in ops {
+            f.instruction(&op);
+        }
+        f.instruction(&wasm_encoder::Instruction::End);
+        f
+    }
+
+    fn assert_cap(e: &Error, cap: &str, value: &str) {
+        assert_eq!(e.class(), "invalid-module", "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(cap) && msg.contains(value), "{msg}");
+    }
+
+    #[test]
+    fn accepts_modules_the_size_of_large_rust_extensions() {
+        // 10 000 functions of 150 locals, one body of 200 KiB nested 500 deep.
+        let mut extra: Vec<_> = (0..10_000).map(|_| body(150, [])).collect();
+        use wasm_encoder::{BlockType, Instruction as I};
+        let nested = (0..500)
+            .map(|_| I::Block(BlockType::Empty))
+            .chain((0..200_000).map(|_| I::Nop))
+            .chain((0..500).map(|_| I::End));
+        extra.push(body(10, nested));
+        validate(&extension_with(&extra, 100), &Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn refuses_what_would_compile_for_minutes() {
+        // The report's module: many functions with 50 000 locals each.
+        let extra: Vec<_> = (0..41).map(|_| body(50_000, [])).collect();
+        let m = extension_with(&extra, 0);
+        assert!(m.len() < 4096, "a small module: {} bytes", m.len());
+        assert_cap(
+            &err(&m),
+            "MAX_TOTAL_LOCALS",
+            "first 43 functions have 2000008 locals",
+        );
+
+        let extra: Vec<_> = (0..50_001).map(|_| body(0, [])).collect();
+        assert_cap(
+            &err(&extension_with(&extra, 0)),
+            "MAX_FUNCTIONS",
+            "defines 50004 functions",
+        );
+
+        let big = body(0, (0..(1 << 20)).map(|_| wasm_encoder::Instruction::Nop));
+        assert_cap(
+            &err(&extension_with(&[big], 0)),
+            "MAX_FUNCTION_BODY_BYTES",
+            "1048",
+        );
+
+        use wasm_encoder::{BlockType, Instruction as I};
+        let deep = (0..10_001)
+            .map(|_| I::Block(BlockType::Empty))
+            .chain((0..10_001).map(|_| I::End));
+        assert_cap(
+            &err(&extension_with(&[body(0, deep)], 0)),
+            "MAX_NESTING_DEPTH",
+            "10001 deep",
+        );
+
+        assert_cap(
+            &err(&extension_with(&[], 10_001)),
+            "MAX_GLOBALS",
+            "10001 globals",
+        );
     }
 
     #[test]
