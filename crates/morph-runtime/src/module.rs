@@ -53,6 +53,26 @@ pub const MAX_NESTING_DEPTH: u32 = 10_000;
 /// handful.
 pub const MAX_GLOBALS: u32 = 10_000;
 
+/// Most tables a module may define. Rust modules define one (the indirect-call table);
+/// each table costs every engine a fixed allocation besides its elements, and a module of
+/// 1 000 tables failed on one engine with an `engine` error rather than being refused.
+pub const MAX_TABLES: u32 = 100;
+/// Most elements a table may have, declared or grown to: the backends' limiters refuse
+/// growth beyond it, so a larger declared minimum is refused at validation.
+pub const MAX_TABLE_ELEMENTS: u64 = 100_000;
+/// What one table element costs against [`Limits::max_memory_bytes`]: a pointer, which is
+/// what a `funcref` slot is on wasmtime, wasmer and wasmi (an `externref` slot is no
+/// larger).
+pub const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// What `elements` table elements cost against [`Limits::max_memory_bytes`], in bytes
+/// ([`TABLE_ELEMENT_BYTES`] each, saturating). Tables count against the memory limit
+/// with the linear memory: [`validate`] charges the declared minimums, and a backend's
+/// limiter charges growth with this function.
+pub fn table_bytes(elements: u64) -> u64 {
+    elements.saturating_mul(TABLE_ELEMENT_BYTES)
+}
+
 /// Refuses a module over one of the compile caps, naming the cap.
 fn over_cap(what: String, cap: &str, max: u64) -> Error {
     Error::invalid_module(format!(
@@ -140,6 +160,9 @@ pub struct ModuleInfo {
     pub size: u64,
     /// Declared minimum of its memory, in bytes.
     pub memory_min_bytes: u64,
+    /// What the declared minimums of its tables cost against the memory limit, in bytes
+    /// ([`table_bytes`]). With `memory_min_bytes`, at most [`Limits::max_memory_bytes`].
+    pub table_min_bytes: u64,
     /// Whether it exports `cabi_post_describe`.
     pub has_post_describe: bool,
     /// Whether it exports `cabi_post_execute`.
@@ -185,8 +208,10 @@ fn sig(params: &[ValType], results: &[ValType]) -> String {
 /// `LimitExceeded(module-size)`; `InvalidModule` when the module does not validate under
 /// [`wasm_features`], is a component, or exceeds a compile cap ([`MAX_FUNCTIONS`],
 /// [`MAX_GLOBALS`], [`MAX_FUNCTION_BODY_BYTES`], [`MAX_FUNCTION_LOCALS`],
-/// [`MAX_TOTAL_LOCALS`], [`MAX_NESTING_DEPTH`]); `UnsupportedContract`,
-/// `DisallowedImport`, `MissingExport`, or `LimitExceeded(memory)`; checked in that order.
+/// [`MAX_TOTAL_LOCALS`], [`MAX_NESTING_DEPTH`], [`MAX_TABLES`], [`MAX_TABLE_ELEMENTS`]);
+/// `UnsupportedContract`, `DisallowedImport`, `MissingExport`, or `LimitExceeded(memory)`
+/// when the declared minimums of memory and tables ([`table_bytes`]) exceed
+/// [`Limits::max_memory_bytes`]; checked in that order.
 pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let size = bytes.len() as u64;
     if size > limits.max_module_bytes {
@@ -213,6 +238,7 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let mut memory_min_pages = None;
     let mut has_start = false;
     let mut imported_funcs = 0u32;
+    let mut table_min_bytes = 0u64;
     let mut code_cost = CodeCost::default();
 
     for payload in Parser::new(0).parse_all(bytes) {
@@ -248,6 +274,27 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
                 }
                 for f in reader {
                     func_types.push(f.map_err(|e| Error::invalid_module(e.to_string()))?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                if reader.count() > MAX_TABLES {
+                    return Err(over_cap(
+                        format!("it defines {} tables", reader.count()),
+                        "MAX_TABLES",
+                        u64::from(MAX_TABLES),
+                    ));
+                }
+                for (i, t) in reader.into_iter().enumerate() {
+                    let t = t.map_err(|e| Error::invalid_module(e.to_string()))?;
+                    let elements = t.ty.initial;
+                    if elements > MAX_TABLE_ELEMENTS {
+                        return Err(over_cap(
+                            format!("its table {i} declares {elements} elements"),
+                            "MAX_TABLE_ELEMENTS",
+                            MAX_TABLE_ELEMENTS,
+                        ));
+                    }
+                    table_min_bytes = table_min_bytes.saturating_add(table_bytes(elements));
                 }
             }
             Payload::MemorySection(reader) => {
@@ -393,10 +440,11 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let has_post_execute = post("cabi_post_execute")?;
 
     let memory_min_bytes = memory_min_pages.unwrap_or(0).saturating_mul(65536);
-    if memory_min_bytes > limits.max_memory_bytes {
+    let declared = memory_min_bytes.saturating_add(table_min_bytes);
+    if declared > limits.max_memory_bytes {
         return Err(Error::limit(
             Limit::Memory,
-            memory_min_bytes,
+            declared,
             limits.max_memory_bytes,
         ));
     }
@@ -405,6 +453,7 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
         contract,
         size,
         memory_min_bytes,
+        table_min_bytes,
         has_post_describe,
         has_post_execute,
         has_start,
@@ -672,6 +721,52 @@ mod tests {
     }
 
     #[test]
+    fn tables_count_against_the_memory_limit() {
+        let limits = Limits {
+            max_memory_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        // The report's module: 100 tables of 100 000 elements under a 1 MiB limit.
+        let tables = "(table 100000 funcref)".repeat(100);
+        let m = module(&format!("{EXPORTS} {tables}"));
+        let e = validate(&m, &limits).unwrap_err();
+        assert_eq!(e.detail(), "limit-exceeded:memory");
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::LimitExceeded {
+                limit: Limit::Memory,
+                used: 65536 + 100 * 100_000 * TABLE_ELEMENT_BYTES,
+                max: 1 << 20,
+            }
+        );
+        // Within the limit, the cost is reported.
+        let m = module(&format!(
+            "{EXPORTS} (table 1000 funcref) (table 24 externref)"
+        ));
+        let info = validate(&m, &limits).unwrap();
+        assert_eq!(info.table_min_bytes, 1024 * 8);
+        assert_eq!(table_bytes(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn table_counts_and_sizes_agree_with_the_engines() {
+        let tables = "(table 1 funcref)".repeat(101);
+        assert_cap(
+            &err(&module(&format!("{EXPORTS} {tables}"))),
+            "MAX_TABLES",
+            "defines 101 tables",
+        );
+        let m = module(&format!(
+            "{EXPORTS} (table 1 funcref) (table 100001 funcref)"
+        ));
+        assert_cap(
+            &err(&m),
+            "MAX_TABLE_ELEMENTS",
+            "table 1 declares 100001 elements",
+        );
+    }
+
+    #[test]
     fn refuses_memory_beyond_the_limit_before_running() {
         let m = module(&EXPORTS.replace("(export \"memory\") 1", "(export \"memory\") 65536"));
         let e = err(&m);
@@ -694,6 +789,7 @@ pub fn frame_compiled(info: &ModuleInfo, code: &[u8]) -> Vec<u8> {
     out.extend_from_slice(contract);
     out.extend_from_slice(&info.size.to_le_bytes());
     out.extend_from_slice(&info.memory_min_bytes.to_le_bytes());
+    out.extend_from_slice(&info.table_min_bytes.to_le_bytes());
     let flags = u8::from(info.has_post_describe)
         | (u8::from(info.has_post_execute) << 1)
         | (u8::from(info.has_start) << 2)
@@ -721,6 +817,7 @@ pub fn unframe_compiled(bytes: &[u8]) -> Result<(ModuleInfo, &[u8])> {
     let contract = std::str::from_utf8(contract).map_err(|_| bad())?.to_owned();
     let (size, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
     let (mem, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+    let (tables, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
     let (flags, rest) = rest.split_first().ok_or_else(bad)?;
     let (budget, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
     let (trap_func, code) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
@@ -729,6 +826,7 @@ pub fn unframe_compiled(bytes: &[u8]) -> Result<(ModuleInfo, &[u8])> {
             contract,
             size: u64::from_le_bytes(*size),
             memory_min_bytes: u64::from_le_bytes(*mem),
+            table_min_bytes: u64::from_le_bytes(*tables),
             has_post_describe: flags & 1 != 0,
             has_post_execute: flags & 2 != 0,
             has_start: flags & 4 != 0,
@@ -749,6 +847,7 @@ mod frame_tests {
             contract: "0.1.0".into(),
             size: 42,
             memory_min_bytes: 65536,
+            table_min_bytes: 80,
             has_post_describe: true,
             has_post_execute: false,
             has_start: true,
