@@ -5,7 +5,10 @@ use crate::host::{IMPORTS, find_import};
 use crate::limits::Limits;
 use morph_abi::{CONTRACT_SECTION, CONTRACT_VERSION};
 
+mod frame;
 pub(crate) mod rewrite;
+
+pub use frame::{frame_compiled, unframe_compiled};
 use wasmparser::{
     Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
@@ -772,94 +775,6 @@ mod tests {
         let e = err(&m);
         assert_eq!(e.detail(), "limit-exceeded:memory");
         assert!(e.to_string().contains("4294967296"), "{e}");
-    }
-}
-
-/// Magic at the start of Morph's compiled-code framing.
-const FRAME_MAGIC: &[u8; 8] = b"MORPHCC1";
-
-/// Frames a backend's compiled code with the module's [`ModuleInfo`], so that
-/// [`Runtime::deserialize`](crate::Runtime::deserialize) restores both. Every backend uses
-/// this one format: magic, then length-prefixed fields, then the engine's bytes.
-pub fn frame_compiled(info: &ModuleInfo, code: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(code.len() + 64);
-    out.extend_from_slice(FRAME_MAGIC);
-    let contract = info.contract.as_bytes();
-    out.extend_from_slice(&(contract.len() as u32).to_le_bytes());
-    out.extend_from_slice(contract);
-    out.extend_from_slice(&info.size.to_le_bytes());
-    out.extend_from_slice(&info.memory_min_bytes.to_le_bytes());
-    out.extend_from_slice(&info.table_min_bytes.to_le_bytes());
-    let flags = u8::from(info.has_post_describe)
-        | (u8::from(info.has_post_execute) << 1)
-        | (u8::from(info.has_start) << 2)
-        | (u8::from(info.metered.is_some()) << 3);
-    out.push(flags);
-    out.extend_from_slice(&info.metered.unwrap_or(0).to_le_bytes());
-    out.extend_from_slice(&info.meter_trap_func.to_le_bytes());
-    out.extend_from_slice(code);
-    out
-}
-
-/// Splits bytes written by [`frame_compiled`] into the module info and the engine's code.
-///
-/// # Errors
-/// `Engine` when the bytes are not a framed compiled module.
-pub fn unframe_compiled(bytes: &[u8]) -> Result<(ModuleInfo, &[u8])> {
-    let bad = || Error::engine("not compiled code written by this version of Morph");
-    let rest = bytes.strip_prefix(FRAME_MAGIC.as_slice()).ok_or_else(bad)?;
-    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
-    let len = u32::from_le_bytes(*len) as usize;
-    if rest.len() < len {
-        return Err(bad());
-    }
-    let (contract, rest) = rest.split_at(len);
-    let contract = std::str::from_utf8(contract).map_err(|_| bad())?.to_owned();
-    let (size, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (mem, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (tables, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (flags, rest) = rest.split_first().ok_or_else(bad)?;
-    let (budget, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (trap_func, code) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
-    Ok((
-        ModuleInfo {
-            contract,
-            size: u64::from_le_bytes(*size),
-            memory_min_bytes: u64::from_le_bytes(*mem),
-            table_min_bytes: u64::from_le_bytes(*tables),
-            has_post_describe: flags & 1 != 0,
-            has_post_execute: flags & 2 != 0,
-            has_start: flags & 4 != 0,
-            metered: (flags & 8 != 0).then(|| u64::from_le_bytes(*budget)),
-            meter_trap_func: u32::from_le_bytes(*trap_func),
-        },
-        code,
-    ))
-}
-
-#[cfg(test)]
-mod frame_tests {
-    use super::*;
-
-    #[test]
-    fn frames_round_trip_and_garbage_is_refused() {
-        let info = ModuleInfo {
-            contract: "0.1.0".into(),
-            size: 42,
-            memory_min_bytes: 65536,
-            table_min_bytes: 80,
-            has_post_describe: true,
-            has_post_execute: false,
-            has_start: true,
-            metered: Some(7),
-            meter_trap_func: 3,
-        };
-        let framed = frame_compiled(&info, b"code");
-        let (back, code) = unframe_compiled(&framed).unwrap();
-        assert_eq!(back, info);
-        assert_eq!(code, b"code");
-        assert!(unframe_compiled(b"garbage").is_err());
-        assert!(unframe_compiled(&framed[..12]).is_err());
     }
 }
 
