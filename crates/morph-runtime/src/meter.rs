@@ -16,6 +16,10 @@
 //! trap ([`exhausted`]); where it cannot read globals (a component), by the index of the
 //! trapping function, [`ModuleInfo::meter_trap_func`](crate::ModuleInfo::meter_trap_func).
 
+mod bulk;
+
+pub use bulk::{MEMORY_CHUNK, TABLE_CHUNK, chunk_bulk, chunk_bulk_with};
+
 use crate::error::{Error, Result};
 use crate::module::rewrite::{Rewrite, export_kind, id};
 use std::collections::HashMap;

