@@ -2,11 +2,31 @@
 //!
 //! [`instrument`] rewrites a module (wasmparser + wasm-encoder) so that every straight-line
 //! run of instructions first subtracts its length from a mutable `i64` global, exported as
-//! [`FUEL_GLOBAL`], and calls a dedicated trap function when the count goes negative. The
-//! exported `describe`, `execute` and post-return functions and the start function are
-//! wrapped so that each guest call starts with the full budget. Because the module counts
-//! itself, a budget trips at the same instruction on every engine; native fuel (each
-//! engine's own unit) stays the fast default.
+//! [`FUEL_GLOBAL`], and calls a dedicated trap function when the count goes negative.
+//! Because the module counts itself, a budget trips at the same instruction on every
+//! engine; native fuel (each engine's own unit) stays the fast default.
+//!
+//! ## Where a budget starts
+//!
+//! A guest call, seen from the guest, is: the host lowers the arguments with
+//! `cabi_realloc`, calls `describe` or `execute` (which may make host calls, which may
+//! call `cabi_realloc` again to hand back their results), lifts the result, and calls the
+//! post-return function. The whole call, argument lowering included, runs on one budget.
+//! The guest resets the budget itself, through wrappers of its exports, because the
+//! component-model backend can call no export that the contract does not name. The
+//! wrappers share an `i32` global, *in call*, that says whether a guest call is under way:
+//! - `cabi_realloc`: when no call is under way, the budget restarts and a call begins (the
+//!   first allocation of argument lowering); within a call (more arguments, or a host
+//!   call's result) it continues the call's budget.
+//! - `describe`, `execute`: the budget restarts unless a call is under way (arguments
+//!   were lowered: they continue that budget); the call is under way until they return.
+//! - `cabi_post_describe`, `cabi_post_execute`: run on a fresh budget, then leave a full
+//!   one and no call under way.
+//! - The start function runs on a fresh budget.
+//!
+//! A call that traps leaves *in call* set; that does not matter, because a trapped
+//! instance is poisoned and never called again. So no call runs on the budget a previous
+//! call left over.
 //!
 //! Cost model: one unit per wasm operator, charged when the straight-line run that
 //! contains it is entered (at function entry and after every `block`, `loop`, `if`,
@@ -38,13 +58,27 @@ pub fn exhausted(remaining: i64) -> bool {
     remaining < 0
 }
 
-/// Exports whose calls start a guest call: wrapped to reset the budget.
-const ENTRY_EXPORTS: &[&str] = &[
-    "describe",
-    "execute",
-    "cabi_post_describe",
-    "cabi_post_execute",
+/// Exports wrapped to manage the budget (see the module docs), and how.
+const ENTRY_EXPORTS: &[(&str, Wrap)] = &[
+    ("describe", Wrap::Entry),
+    ("execute", Wrap::Entry),
+    ("cabi_post_describe", Wrap::PostReturn),
+    ("cabi_post_execute", Wrap::PostReturn),
+    ("cabi_realloc", Wrap::Realloc),
 ];
+
+/// How a wrapper manages the budget (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wrap {
+    /// `describe`, `execute`: restart unless in a call; in a call until they return.
+    Entry,
+    /// Post-returns: restart before and after.
+    PostReturn,
+    /// `cabi_realloc`: restart and begin a call unless in one.
+    Realloc,
+    /// The start function: restart.
+    Start,
+}
 
 fn err(e: impl std::fmt::Display) -> Error {
     Error::engine(format!("deterministic metering: {e}"))
@@ -68,8 +102,8 @@ struct Scan {
     imported_globals: u32,
     defined_globals: u32,
     func_types: Vec<u32>,
-    /// Export name -> function index, for the entry exports.
-    entries: Vec<(String, u32)>,
+    /// Export name, wrapper kind and function index of the entry exports.
+    entries: Vec<(String, Wrap, u32)>,
     start: Option<u32>,
 }
 
@@ -128,8 +162,10 @@ fn scan(wasm: &[u8]) -> Result<Scan> {
                     if e.name == FUEL_GLOBAL {
                         return Err(err(format!("the module already exports `{FUEL_GLOBAL}`")));
                     }
-                    if e.kind == ExternalKind::Func && ENTRY_EXPORTS.contains(&e.name) {
-                        s.entries.push((e.name.to_owned(), e.index));
+                    if e.kind == ExternalKind::Func
+                        && let Some((_, wrap)) = ENTRY_EXPORTS.iter().find(|(n, _)| *n == e.name)
+                    {
+                        s.entries.push((e.name.to_owned(), *wrap, e.index));
                     }
                 }
             }
@@ -238,11 +274,11 @@ pub fn instrument(wasm: &[u8], budget: u64) -> Result<Instrumented> {
             .and_then(|i| i.checked_add(1))
             .ok_or_else(|| err("too many functions"))
     };
-    for (name, idx) in &s.entries {
+    for (name, wrap, idx) in &s.entries {
         export_map.insert(name.clone(), next_index(&wrappers)?);
         wrappers.push(Wrapper {
             func: *idx,
-            reset_after: name.starts_with("cabi_post_"),
+            wrap: *wrap,
         });
     }
     let start_wrapper = match s.start {
@@ -250,7 +286,7 @@ pub fn instrument(wasm: &[u8], budget: u64) -> Result<Instrumented> {
             let w = next_index(&wrappers)?;
             wrappers.push(Wrapper {
                 func,
-                reset_after: false,
+                wrap: Wrap::Start,
             });
             Some(w)
         }
@@ -274,9 +310,8 @@ pub fn instrument(wasm: &[u8], budget: u64) -> Result<Instrumented> {
 struct Wrapper {
     /// The wrapped function.
     func: u32,
-    /// Whether the budget is reset after the call too (post-returns: the next call
-    /// starts afresh whatever they spent).
-    reset_after: bool,
+    /// How it manages the budget.
+    wrap: Wrap,
 }
 
 /// The metering rewrite, section by section.
@@ -321,6 +356,15 @@ impl Meter {
             },
             &ConstExpr::i64_const(self.budget),
         );
+        // `in call` (see the module docs): index `fuel + 1`.
+        g.global(
+            GlobalType {
+                val_type: ValType::I32,
+                mutable: true,
+                shared: false,
+            },
+            &ConstExpr::i32_const(0),
+        );
     }
 
     fn add_exports(&self, e: &mut ExportSection) {
@@ -339,16 +383,43 @@ impl Meter {
                 .and_then(|t| self.s.type_params.get(t))
                 .copied()
                 .ok_or_else(|| err("type index out of range"))?;
+            let in_call = self
+                .fuel
+                .checked_add(1)
+                .ok_or_else(|| err("too many globals"))?;
+            let restart = |f: &mut Function| {
+                f.instruction(&Instruction::I64Const(self.budget));
+                f.instruction(&Instruction::GlobalSet(self.fuel));
+            };
+            let set_in_call = |f: &mut Function, v: i32| {
+                f.instruction(&Instruction::I32Const(v));
+                f.instruction(&Instruction::GlobalSet(in_call));
+            };
             let mut f = Function::new([]);
-            f.instruction(&Instruction::I64Const(self.budget));
-            f.instruction(&Instruction::GlobalSet(self.fuel));
+            match w.wrap {
+                Wrap::Entry | Wrap::Realloc => {
+                    // if !in_call { restart; in_call = 1 }
+                    f.instruction(&Instruction::GlobalGet(in_call));
+                    f.instruction(&Instruction::I32Eqz);
+                    f.instruction(&Instruction::If(wasm_encoder::BlockType::Empty));
+                    restart(&mut f);
+                    set_in_call(&mut f, 1);
+                    f.instruction(&Instruction::End);
+                }
+                Wrap::PostReturn | Wrap::Start => restart(&mut f),
+            }
             for p in 0..params {
                 f.instruction(&Instruction::LocalGet(p));
             }
             f.instruction(&Instruction::Call(w.func));
-            if w.reset_after {
-                f.instruction(&Instruction::I64Const(self.budget));
-                f.instruction(&Instruction::GlobalSet(self.fuel));
+            match w.wrap {
+                // The results stay on the stack below.
+                Wrap::Entry => set_in_call(&mut f, 0),
+                Wrap::PostReturn => {
+                    restart(&mut f);
+                    set_in_call(&mut f, 0);
+                }
+                Wrap::Realloc | Wrap::Start => {}
             }
             f.instruction(&Instruction::End);
             section.function(&f);
