@@ -33,7 +33,8 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     // reader then refuses as a mismatch.
     let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(s.as_bytes().get(..len as usize).unwrap_or_default());
+    let end = usize::try_from(len).unwrap_or(usize::MAX);
+    out.extend_from_slice(s.as_bytes().get(..end).unwrap_or(s.as_bytes()));
 }
 
 /// Frames a backend's compiled code with the module's [`ModuleInfo`], bound to the
