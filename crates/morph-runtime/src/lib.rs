@@ -41,4 +41,8 @@ pub use module::{
     HiddenStart, ModuleInfo, START_EXPORT, SUPPORTED_CONTRACTS, frame_compiled, hide_start,
     prepare, unframe_compiled, validate, wasm_features,
 };
+pub use module::{
+    MAX_FUNCTION_BODY_BYTES, MAX_FUNCTION_LOCALS, MAX_FUNCTIONS, MAX_GLOBALS, MAX_NESTING_DEPTH,
+    MAX_TABLE_ELEMENTS, MAX_TABLES, MAX_TOTAL_LOCALS, TABLE_ELEMENT_BYTES, table_bytes,
+};
 pub use runtime::{CompiledModule, ExecuteCall, Instance, InstanceConfig, Runtime, Usage};

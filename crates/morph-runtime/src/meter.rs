@@ -2,11 +2,31 @@
 //!
 //! [`instrument`] rewrites a module (wasmparser + wasm-encoder) so that every straight-line
 //! run of instructions first subtracts its length from a mutable `i64` global, exported as
-//! [`FUEL_GLOBAL`], and calls a dedicated trap function when the count goes negative. The
-//! exported `describe`, `execute` and post-return functions and the start function are
-//! wrapped so that each guest call starts with the full budget. Because the module counts
-//! itself, a budget trips at the same instruction on every engine; native fuel (each
-//! engine's own unit) stays the fast default.
+//! [`FUEL_GLOBAL`], and calls a dedicated trap function when the count goes negative.
+//! Because the module counts itself, a budget trips at the same instruction on every
+//! engine; native fuel (each engine's own unit) stays the fast default.
+//!
+//! ## Where a budget starts
+//!
+//! A guest call, seen from the guest, is: the host lowers the arguments with
+//! `cabi_realloc`, calls `describe` or `execute` (which may make host calls, which may
+//! call `cabi_realloc` again to hand back their results), lifts the result, and calls the
+//! post-return function. The whole call, argument lowering included, runs on one budget.
+//! The guest resets the budget itself, through wrappers of its exports, because the
+//! component-model backend can call no export that the contract does not name. The
+//! wrappers share an `i32` global, *in call*, that says whether a guest call is under way:
+//! - `cabi_realloc`: when no call is under way, the budget restarts and a call begins (the
+//!   first allocation of argument lowering); within a call (more arguments, or a host
+//!   call's result) it continues the call's budget.
+//! - `describe`, `execute`: the budget restarts unless a call is under way (arguments
+//!   were lowered: they continue that budget); the call is under way until they return.
+//! - `cabi_post_describe`, `cabi_post_execute`: run on a fresh budget, then leave a full
+//!   one and no call under way.
+//! - The start function runs on a fresh budget.
+//!
+//! A call that traps leaves *in call* set; that does not matter, because a trapped
+//! instance is poisoned and never called again. So no call runs on the budget a previous
+//! call left over.
 //!
 //! Cost model: one unit per wasm operator, charged when the straight-line run that
 //! contains it is entered (at function entry and after every `block`, `loop`, `if`,
@@ -16,14 +36,19 @@
 //! trap ([`exhausted`]); where it cannot read globals (a component), by the index of the
 //! trapping function, [`ModuleInfo::meter_trap_func`](crate::ModuleInfo::meter_trap_func).
 
+mod bulk;
+
+pub use bulk::{MEMORY_CHUNK, TABLE_CHUNK, chunk_bulk, chunk_bulk_with};
+
 use crate::error::{Error, Result};
+use crate::module::rewrite::{Rewrite, export_kind, id};
 use std::collections::HashMap;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
     CodeSection, ConstExpr, ExportKind, ExportSection, Function, FunctionSection, GlobalSection,
-    GlobalType, Instruction, Module, RawSection, StartSection, TypeSection, ValType,
+    GlobalType, Instruction, Module, StartSection, TypeSection, ValType,
 };
-use wasmparser::{ExternalKind, Operator, Parser, Payload, TypeRef};
+use wasmparser::{ExternalKind, FunctionBody, Operator, Parser, Payload, TypeRef};
 
 /// Name of the exported `i64` global holding the instructions left in this call.
 pub const FUEL_GLOBAL: &str = "__morph_fuel";
@@ -33,20 +58,31 @@ pub fn exhausted(remaining: i64) -> bool {
     remaining < 0
 }
 
-/// Exports whose calls start a guest call: wrapped to reset the budget.
-const ENTRY_EXPORTS: &[&str] = &[
-    "describe",
-    "execute",
-    "cabi_post_describe",
-    "cabi_post_execute",
+/// Exports wrapped to manage the budget (see the module docs), and how.
+const ENTRY_EXPORTS: &[(&str, Wrap)] = &[
+    ("describe", Wrap::Entry),
+    ("execute", Wrap::Entry),
+    ("cabi_post_describe", Wrap::PostReturn),
+    ("cabi_post_execute", Wrap::PostReturn),
+    ("cabi_realloc", Wrap::Realloc),
 ];
+
+/// How a wrapper manages the budget (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wrap {
+    /// `describe`, `execute`: restart unless in a call; in a call until they return.
+    Entry,
+    /// Post-returns: restart before and after.
+    PostReturn,
+    /// `cabi_realloc`: restart and begin a call unless in one.
+    Realloc,
+    /// The start function: restart.
+    Start,
+}
 
 fn err(e: impl std::fmt::Display) -> Error {
     Error::engine(format!("deterministic metering: {e}"))
 }
-
-/// Section ids, in the order the binary format requires.
-const GLOBAL_ID: u8 = 6;
 
 /// The result of [`instrument`].
 #[derive(Debug, Clone)]
@@ -57,21 +93,27 @@ pub struct Instrumented {
     pub trap_func: u32,
 }
 
+/// What the rewrite needs to know about the module before it starts writing.
 struct Scan {
-    num_types: u32,
+    /// Parameter count of each type.
+    type_params: Vec<u32>,
     imported_funcs: u32,
     defined_funcs: u32,
     imported_globals: u32,
     defined_globals: u32,
     func_types: Vec<u32>,
-    /// Export name -> function index, for the entry exports.
-    entries: Vec<(String, u32)>,
+    /// Export name, wrapper kind and function index of the entry exports.
+    entries: Vec<(String, Wrap, u32)>,
     start: Option<u32>,
+}
+
+fn count(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| err("too many entries"))
 }
 
 fn scan(wasm: &[u8]) -> Result<Scan> {
     let mut s = Scan {
-        num_types: 0,
+        type_params: Vec::new(),
         imported_funcs: 0,
         defined_funcs: 0,
         imported_globals: 0,
@@ -82,23 +124,35 @@ fn scan(wasm: &[u8]) -> Result<Scan> {
     };
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(err)? {
-            Payload::TypeSection(r) => s.num_types = r.count(),
+            Payload::TypeSection(r) => {
+                for ft in r.into_iter_err_on_gc_types() {
+                    s.type_params.push(count(ft.map_err(err)?.params().len())?);
+                }
+            }
             Payload::ImportSection(r) => {
                 for imp in r.into_imports() {
                     match imp.map_err(err)?.ty {
-                        TypeRef::Func(t) => {
-                            s.imported_funcs += 1;
+                        TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                            s.imported_funcs = s
+                                .imported_funcs
+                                .checked_add(1)
+                                .ok_or_else(|| err("too many imports"))?;
                             s.func_types.push(t);
                         }
-                        TypeRef::Global(_) => s.imported_globals += 1,
+                        TypeRef::Global(_) => {
+                            s.imported_globals = s
+                                .imported_globals
+                                .checked_add(1)
+                                .ok_or_else(|| err("too many imports"))?;
+                        }
                         _ => {}
                     }
                 }
             }
             Payload::FunctionSection(r) => {
+                s.defined_funcs = r.count();
                 for t in r {
                     s.func_types.push(t.map_err(err)?);
-                    s.defined_funcs += 1;
                 }
             }
             Payload::GlobalSection(r) => s.defined_globals = r.count(),
@@ -108,8 +162,10 @@ fn scan(wasm: &[u8]) -> Result<Scan> {
                     if e.name == FUEL_GLOBAL {
                         return Err(err(format!("the module already exports `{FUEL_GLOBAL}`")));
                     }
-                    if e.kind == ExternalKind::Func && ENTRY_EXPORTS.contains(&e.name) {
-                        s.entries.push((e.name.to_owned(), e.index));
+                    if e.kind == ExternalKind::Func
+                        && let Some((_, wrap)) = ENTRY_EXPORTS.iter().find(|(n, _)| *n == e.name)
+                    {
+                        s.entries.push((e.name.to_owned(), *wrap, e.index));
                     }
                 }
             }
@@ -142,7 +198,9 @@ fn charge(f: &mut Function, cost: u64, fuel: u32, trap: u32) {
         return;
     }
     f.instruction(&Instruction::GlobalGet(fuel));
-    f.instruction(&Instruction::I64Const(cost as i64));
+    f.instruction(&Instruction::I64Const(
+        i64::try_from(cost).unwrap_or(i64::MAX),
+    ));
     f.instruction(&Instruction::I64Sub);
     f.instruction(&Instruction::GlobalSet(fuel));
     f.instruction(&Instruction::GlobalGet(fuel));
@@ -199,176 +257,349 @@ fn instrument_body(body: wasmparser::FunctionBody<'_>, fuel: u32, trap: u32) -> 
 pub fn instrument(wasm: &[u8], budget: u64) -> Result<Instrumented> {
     let s = scan(wasm)?;
     let budget = i64::try_from(budget).unwrap_or(i64::MAX);
-    let trap_ty = s.num_types;
-    let fuel = s.imported_globals + s.defined_globals;
-    let trap_func = s.imported_funcs + s.defined_funcs;
-    // Wrappers: (wrapped function, resets the budget after the call too).
-    let mut wrap: Vec<(u32, bool)> = Vec::new();
+    let trap_ty = count(s.type_params.len())?;
+    let fuel = s
+        .imported_globals
+        .checked_add(s.defined_globals)
+        .ok_or_else(|| err("too many globals"))?;
+    let trap_func = s
+        .imported_funcs
+        .checked_add(s.defined_funcs)
+        .ok_or_else(|| err("too many functions"))?;
+    let mut wrappers: Vec<Wrapper> = Vec::new();
     let mut export_map: HashMap<String, u32> = HashMap::new();
-    for (name, idx) in &s.entries {
-        export_map.insert(name.clone(), trap_func + 1 + wrap.len() as u32);
-        wrap.push((*idx, name.starts_with("cabi_post_")));
+    let next_index = |wrappers: &Vec<Wrapper>| -> Result<u32> {
+        count(wrappers.len())?
+            .checked_add(trap_func)
+            .and_then(|i| i.checked_add(1))
+            .ok_or_else(|| err("too many functions"))
+    };
+    for (name, wrap, idx) in &s.entries {
+        export_map.insert(name.clone(), next_index(&wrappers)?);
+        wrappers.push(Wrapper {
+            func: *idx,
+            wrap: *wrap,
+        });
     }
-    let start_wrapper = s.start.map(|idx| {
-        wrap.push((idx, false));
-        trap_func + wrap.len() as u32
-    });
-    let type_of = |func: u32| -> Result<u32> {
-        s.func_types
-            .get(func as usize)
+    let start_wrapper = match s.start {
+        Some(func) => {
+            let w = next_index(&wrappers)?;
+            wrappers.push(Wrapper {
+                func,
+                wrap: Wrap::Start,
+            });
+            Some(w)
+        }
+        None => None,
+    };
+    let mut pass = Meter {
+        s,
+        budget,
+        trap_ty,
+        fuel,
+        trap_func,
+        wrappers,
+        export_map,
+        start_wrapper,
+    };
+    let wasm = crate::module::rewrite::rewrite(wasm, &mut pass, &|e| err(e))?;
+    Ok(Instrumented { wasm, trap_func })
+}
+
+/// A function added to wrap an entry export (or the start function).
+struct Wrapper {
+    /// The wrapped function.
+    func: u32,
+    /// How it manages the budget.
+    wrap: Wrap,
+}
+
+/// The metering rewrite, section by section.
+struct Meter {
+    s: Scan,
+    budget: i64,
+    trap_ty: u32,
+    fuel: u32,
+    trap_func: u32,
+    wrappers: Vec<Wrapper>,
+    export_map: HashMap<String, u32>,
+    start_wrapper: Option<u32>,
+}
+
+impl Meter {
+    fn type_of(&self, func: u32) -> Result<u32> {
+        usize::try_from(func)
+            .ok()
+            .and_then(|i| self.s.func_types.get(i))
             .copied()
             .ok_or_else(|| err(format!("function {func} has no type")))
-    };
-    let mut param_counts: Vec<u32> = Vec::new();
+    }
 
-    let mut rt = RoundtripReencoder;
-    let mut module = Module::new();
-    let mut globals_done = false;
-    let mut code: Option<CodeSection> = None;
-    let mut code_left = 0u32;
-    let global = |g: &mut GlobalSection| {
+    fn add_types(&self, t: &mut TypeSection) {
+        t.ty().function([], []);
+    }
+
+    fn add_functions(&self, f: &mut FunctionSection) -> Result<()> {
+        f.function(self.trap_ty);
+        for w in &self.wrappers {
+            f.function(self.type_of(w.func)?);
+        }
+        Ok(())
+    }
+
+    fn add_globals(&self, g: &mut GlobalSection) {
         g.global(
             GlobalType {
                 val_type: ValType::I64,
                 mutable: true,
                 shared: false,
             },
-            &ConstExpr::i64_const(budget),
+            &ConstExpr::i64_const(self.budget),
         );
-    };
+        // `in call` (see the module docs): index `fuel + 1`.
+        g.global(
+            GlobalType {
+                val_type: ValType::I32,
+                mutable: true,
+                shared: false,
+            },
+            &ConstExpr::i32_const(0),
+        );
+    }
 
-    for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(err)?;
-        if let Some((id, _)) = payload.as_section()
-            && !globals_done
-            && section_order(id) > section_order(GLOBAL_ID)
-        {
-            let mut g = GlobalSection::new();
-            global(&mut g);
-            module.section(&g);
-            globals_done = true;
+    fn add_exports(&self, e: &mut ExportSection) {
+        e.export(FUEL_GLOBAL, ExportKind::Global, self.fuel);
+    }
+
+    fn add_code(&self, section: &mut CodeSection) -> Result<()> {
+        let mut trap = Function::new([]);
+        trap.instruction(&Instruction::Unreachable);
+        trap.instruction(&Instruction::End);
+        section.function(&trap);
+        for w in &self.wrappers {
+            let ty = self.type_of(w.func)?;
+            let params = usize::try_from(ty)
+                .ok()
+                .and_then(|t| self.s.type_params.get(t))
+                .copied()
+                .ok_or_else(|| err("type index out of range"))?;
+            let in_call = self
+                .fuel
+                .checked_add(1)
+                .ok_or_else(|| err("too many globals"))?;
+            let restart = |f: &mut Function| {
+                f.instruction(&Instruction::I64Const(self.budget));
+                f.instruction(&Instruction::GlobalSet(self.fuel));
+            };
+            let set_in_call = |f: &mut Function, v: i32| {
+                f.instruction(&Instruction::I32Const(v));
+                f.instruction(&Instruction::GlobalSet(in_call));
+            };
+            let mut f = Function::new([]);
+            match w.wrap {
+                Wrap::Entry | Wrap::Realloc => {
+                    // if !in_call { restart; in_call = 1 }
+                    f.instruction(&Instruction::GlobalGet(in_call));
+                    f.instruction(&Instruction::I32Eqz);
+                    f.instruction(&Instruction::If(wasm_encoder::BlockType::Empty));
+                    restart(&mut f);
+                    set_in_call(&mut f, 1);
+                    f.instruction(&Instruction::End);
+                }
+                Wrap::PostReturn | Wrap::Start => restart(&mut f),
+            }
+            for p in 0..params {
+                f.instruction(&Instruction::LocalGet(p));
+            }
+            f.instruction(&Instruction::Call(w.func));
+            match w.wrap {
+                // The results stay on the stack below.
+                Wrap::Entry => set_in_call(&mut f, 0),
+                Wrap::PostReturn => {
+                    restart(&mut f);
+                    set_in_call(&mut f, 0);
+                }
+                Wrap::Realloc | Wrap::Start => {}
+            }
+            f.instruction(&Instruction::End);
+            section.function(&f);
         }
+        Ok(())
+    }
+}
+
+impl<'a> Rewrite<'a> for Meter {
+    fn required(&self) -> &[u8] {
+        &[id::TYPE, id::FUNCTION, id::GLOBAL, id::EXPORT, id::CODE]
+    }
+
+    fn section(&mut self, payload: &Payload<'a>, out: &mut Module) -> Result<bool> {
+        let mut rt = RoundtripReencoder;
         match payload {
             Payload::TypeSection(r) => {
                 let mut t = TypeSection::new();
-                for ft in r.clone().into_iter_err_on_gc_types() {
-                    param_counts.push(ft.map_err(err)?.params().len() as u32);
-                }
-                rt.parse_type_section(&mut t, r).map_err(err)?;
-                t.ty().function([], []);
-                module.section(&t);
+                rt.parse_type_section(&mut t, r.clone()).map_err(err)?;
+                self.add_types(&mut t);
+                out.section(&t);
             }
             Payload::FunctionSection(r) => {
                 let mut f = FunctionSection::new();
-                rt.parse_function_section(&mut f, r).map_err(err)?;
-                f.function(trap_ty);
-                for (orig, _) in &wrap {
-                    f.function(type_of(*orig)?);
-                }
-                module.section(&f);
+                rt.parse_function_section(&mut f, r.clone()).map_err(err)?;
+                self.add_functions(&mut f)?;
+                out.section(&f);
             }
             Payload::GlobalSection(r) => {
                 let mut g = GlobalSection::new();
-                rt.parse_global_section(&mut g, r).map_err(err)?;
-                global(&mut g);
-                module.section(&g);
-                globals_done = true;
+                rt.parse_global_section(&mut g, r.clone()).map_err(err)?;
+                self.add_globals(&mut g);
+                out.section(&g);
             }
             Payload::ExportSection(r) => {
                 let mut e = ExportSection::new();
-                for ex in r {
+                for ex in r.clone() {
                     let ex = ex.map_err(err)?;
-                    let kind = match ex.kind {
-                        ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
-                        ExternalKind::Table => ExportKind::Table,
-                        ExternalKind::Memory => ExportKind::Memory,
-                        ExternalKind::Global => ExportKind::Global,
-                        ExternalKind::Tag => ExportKind::Tag,
-                    };
-                    let index = match (ex.kind, export_map.get(ex.name)) {
+                    let index = match (ex.kind, self.export_map.get(ex.name)) {
                         (ExternalKind::Func, Some(w)) => *w,
                         _ => ex.index,
                     };
-                    e.export(ex.name, kind, index);
+                    e.export(ex.name, export_kind(ex.kind), index);
                 }
-                e.export(FUEL_GLOBAL, ExportKind::Global, fuel);
-                module.section(&e);
+                self.add_exports(&mut e);
+                out.section(&e);
             }
             Payload::StartSection { .. } => {
-                if let Some(w) = start_wrapper {
-                    module.section(&StartSection { function_index: w });
+                if let Some(w) = self.start_wrapper {
+                    out.section(&StartSection { function_index: w });
                 }
             }
-            Payload::CodeSectionStart { count, .. } => {
-                code = Some(CodeSection::new());
-                code_left = count;
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn rewrites_code(&self) -> bool {
+        true
+    }
+
+    fn code(&mut self, bodies: Vec<FunctionBody<'a>>, out: &mut Module) -> Result<()> {
+        let mut section = CodeSection::new();
+        for body in bodies {
+            section.function(&instrument_body(body, self.fuel, self.trap_func)?);
+        }
+        self.add_code(&mut section)?;
+        out.section(&section);
+        Ok(())
+    }
+
+    fn missing(&mut self, sid: u8, out: &mut Module) -> Result<()> {
+        match sid {
+            id::TYPE => {
+                let mut t = TypeSection::new();
+                self.add_types(&mut t);
+                out.section(&t);
             }
-            Payload::CodeSectionEntry(body) => {
-                let section = code
-                    .as_mut()
-                    .ok_or_else(|| err("code entry outside a code section"))?;
-                section.function(&instrument_body(body, fuel, trap_func)?);
-                code_left = code_left.saturating_sub(1);
-                if code_left == 0 {
-                    let mut section = code.take().ok_or_else(|| err("code section vanished"))?;
-                    let mut trap = Function::new([]);
-                    trap.instruction(&Instruction::Unreachable);
-                    trap.instruction(&Instruction::End);
-                    section.function(&trap);
-                    for (orig, reset_after) in &wrap {
-                        let params = param_counts
-                            .get(type_of(*orig)? as usize)
-                            .copied()
-                            .ok_or_else(|| err("type index out of range"))?;
-                        let mut f = Function::new([]);
-                        f.instruction(&Instruction::I64Const(budget));
-                        f.instruction(&Instruction::GlobalSet(fuel));
-                        for p in 0..params {
-                            f.instruction(&Instruction::LocalGet(p));
-                        }
-                        f.instruction(&Instruction::Call(*orig));
-                        if *reset_after {
-                            f.instruction(&Instruction::I64Const(budget));
-                            f.instruction(&Instruction::GlobalSet(fuel));
-                        }
-                        f.instruction(&Instruction::End);
-                        section.function(&f);
-                    }
-                    module.section(&section);
-                }
+            id::FUNCTION => {
+                let mut f = FunctionSection::new();
+                self.add_functions(&mut f)?;
+                out.section(&f);
             }
-            other => {
-                if let Some((id, range)) = other.as_section() {
-                    let range = usize::try_from(range.start).map_err(err)?
-                        ..usize::try_from(range.end).map_err(err)?;
-                    let data = wasm.get(range).ok_or_else(|| err("section out of range"))?;
-                    module.section(&RawSection { id, data });
+            id::GLOBAL => {
+                let mut g = GlobalSection::new();
+                self.add_globals(&mut g);
+                out.section(&g);
+            }
+            id::EXPORT => {
+                let mut e = ExportSection::new();
+                self.add_exports(&mut e);
+                out.section(&e);
+            }
+            other => return Err(err(format!("no section {other} to add"))),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmparser::Validator;
+
+    fn exports(wasm: &[u8]) -> Vec<(String, ExternalKind, u32)> {
+        let mut out = Vec::new();
+        for p in Parser::new(0).parse_all(wasm) {
+            if let Payload::ExportSection(r) = p.unwrap() {
+                for e in r {
+                    let e = e.unwrap();
+                    out.push((e.name.to_owned(), e.kind, e.index));
                 }
             }
         }
+        out
     }
-    Ok(Instrumented {
-        wasm: module.finish(),
-        trap_func,
-    })
-}
 
-/// Position of a section id in the required order (custom sections anywhere).
-fn section_order(id: u8) -> u8 {
-    match id {
-        1 => 1,   // type
-        2 => 2,   // import
-        3 => 3,   // function
-        4 => 4,   // table
-        5 => 5,   // memory
-        13 => 6,  // tag
-        6 => 7,   // global
-        7 => 8,   // export
-        8 => 9,   // start
-        9 => 10,  // element
-        12 => 11, // data count
-        10 => 12, // code
-        11 => 13, // data
-        _ => 0,
+    fn instrumented(wat: &str) -> Instrumented {
+        let out = instrument(&wat::parse_str(wat).unwrap(), 100).unwrap();
+        Validator::new_with_features(crate::wasm_features())
+            .validate_all(&out.wasm)
+            .unwrap_or_else(|e| panic!("invalid output for {wat}: {e}"));
+        out
+    }
+
+    #[test]
+    fn a_module_without_functions_or_sections_comes_out_valid_with_the_fuel_export() {
+        for wat in [
+            "(module)",
+            "(module (memory 1))",
+            r#"(module (memory (export "memory") 1))"#,
+            r#"(module (global (export "g") i32 (i32.const 1)))"#,
+            r#"(module (import "m" "f" (func)) (@custom "name-like" "after"))"#,
+        ] {
+            let out = instrumented(wat);
+            let ex = exports(&out.wasm);
+            assert!(
+                ex.iter()
+                    .any(|(n, k, _)| n == FUEL_GLOBAL && *k == ExternalKind::Global),
+                "{wat}: {ex:?}"
+            );
+        }
+        // The trap function follows the imported one.
+        assert_eq!(
+            instrumented(r#"(module (import "m" "f" (func)))"#).trap_func,
+            1
+        );
+    }
+
+    #[test]
+    fn a_module_without_exports_gets_the_fuel_export() {
+        let out = instrumented("(module (global i64 (i64.const 0)) (func (drop (i32.const 1))))");
+        // The fuel global follows the module's own global.
+        assert_eq!(
+            exports(&out.wasm),
+            [(FUEL_GLOBAL.to_owned(), ExternalKind::Global, 1)]
+        );
+        assert_eq!(out.trap_func, 1);
+    }
+
+    #[test]
+    fn entry_exports_are_wrapped_and_custom_sections_stay() {
+        let out = instrumented(
+            r#"(module (func (export "describe") (result i32) i32.const 0)
+                       (func $s) (start $s) (@custom "after" "x"))"#,
+        );
+        let ex = exports(&out.wasm);
+        // describe -> its wrapper, after the trap function (2).
+        assert!(
+            ex.contains(&("describe".to_owned(), ExternalKind::Func, 3)),
+            "{ex:?}"
+        );
+        let customs: Vec<String> = Parser::new(0)
+            .parse_all(&out.wasm)
+            .filter_map(|p| match p.unwrap() {
+                Payload::CustomSection(c) => Some(c.name().to_owned()),
+                _ => None,
+            })
+            .collect();
+        // `wat` adds a name section for `$s`; both stay, in order.
+        assert_eq!(customs, ["after", "name"]);
     }
 }

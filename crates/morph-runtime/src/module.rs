@@ -4,6 +4,11 @@ use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::host::{IMPORTS, find_import};
 use crate::limits::Limits;
 use morph_abi::{CONTRACT_SECTION, CONTRACT_VERSION};
+
+mod frame;
+pub(crate) mod rewrite;
+
+pub use frame::{frame_compiled, unframe_compiled};
 use wasmparser::{
     Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
@@ -12,19 +17,141 @@ use wasmparser::{
 pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION];
 
 /// The wasm features every backend supports, and so the only ones a module may use:
-/// the features Rust 1.95 enables by default for wasm32-unknown-unknown (bulk memory,
-/// sign extension, non-trapping float-to-int, mutable globals, reference types,
-/// multi-value), plus SIMD and the MVP. Threads, memory64, exceptions, GC, tail calls
-/// and the like are refused, so that a module never runs on one backend and not another.
+/// WebAssembly 2.0 ([`WasmFeatures::WASM2`]), which is what Rust 1.95 enables by default
+/// for wasm32-unknown-unknown (bulk memory, sign extension, non-trapping float-to-int,
+/// mutable globals, reference types with `externref`, multi-value) plus SIMD. Threads,
+/// memory64, exceptions, GC, tail calls and the like are refused, so that a module never
+/// runs on one backend and not another.
+///
+/// (wasmparser gates `externref` behind its `GC_TYPES` flag as well as
+/// `REFERENCE_TYPES`; `WASM2` includes both.)
 pub fn wasm_features() -> WasmFeatures {
-    WasmFeatures::MUTABLE_GLOBAL
-        | WasmFeatures::SATURATING_FLOAT_TO_INT
-        | WasmFeatures::SIGN_EXTENSION
-        | WasmFeatures::MULTI_VALUE
-        | WasmFeatures::BULK_MEMORY
-        | WasmFeatures::REFERENCE_TYPES
-        | WasmFeatures::SIMD
-        | WasmFeatures::FLOATS
+    WasmFeatures::WASM2
+}
+
+/// What compiling a module may cost, checked by [`validate`] so that every backend refuses
+/// the same modules before any engine compiles them. Compile time grows with the number
+/// of functions, the locals each declares (every engine zero-initialises and tracks
+/// them) and the size of each body (register allocation is superlinear in it); 20 000
+/// functions of 50 000 locals each, a 160 KB module, took 110 s on wasmtime. The caps
+/// are far above what Rust extensions need: a release build of a serde_json-based
+/// extension has a few thousand functions, rarely more than a few hundred locals in
+/// one, and bodies under 100 KiB; debug builds stay within a few times that.
+///
+/// The total size of the code is bounded by [`Limits::max_module_bytes`].
+pub const MAX_FUNCTIONS: u32 = 50_000;
+/// Most locals one function may have, parameters included (see [`MAX_FUNCTIONS`]).
+pub const MAX_FUNCTION_LOCALS: u64 = 50_000;
+/// Most locals all functions together may have, parameters included (see
+/// [`MAX_FUNCTIONS`]). Compile time grew by about 0.1 µs per local in the report, so two
+/// million cost a fraction of a second.
+pub const MAX_TOTAL_LOCALS: u64 = 2_000_000;
+/// Largest function body, in bytes (see [`MAX_FUNCTIONS`]).
+pub const MAX_FUNCTION_BODY_BYTES: u64 = 1 << 20;
+/// Deepest nesting of `block`, `loop` and `if` in a function (see [`MAX_FUNCTIONS`]).
+/// Rust's largest `match`es nest a block per arm, hundreds deep; the cap keeps any
+/// engine's recursion over the structure shallow.
+pub const MAX_NESTING_DEPTH: u32 = 10_000;
+/// Most globals a module may define (see [`MAX_FUNCTIONS`]); Rust modules define a
+/// handful.
+pub const MAX_GLOBALS: u32 = 10_000;
+
+/// Most tables a module may define. Rust modules define one (the indirect-call table);
+/// each table costs every engine a fixed allocation besides its elements, and a module of
+/// 1 000 tables failed on one engine with an `engine` error rather than being refused.
+pub const MAX_TABLES: u32 = 100;
+/// Most elements a table may have, declared or grown to: the backends' limiters refuse
+/// growth beyond it, so a larger declared minimum is refused at validation.
+pub const MAX_TABLE_ELEMENTS: u64 = 100_000;
+/// What one table element costs against [`Limits::max_memory_bytes`]: a pointer, which is
+/// what a `funcref` slot is on wasmtime, wasmer and wasmi (an `externref` slot is no
+/// larger).
+pub const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// What `elements` table elements cost against [`Limits::max_memory_bytes`], in bytes
+/// ([`TABLE_ELEMENT_BYTES`] each, saturating). Tables count against the memory limit
+/// with the linear memory: [`validate`] charges the declared minimums, and a backend's
+/// limiter charges growth with this function.
+pub fn table_bytes(elements: u64) -> u64 {
+    elements.saturating_mul(TABLE_ELEMENT_BYTES)
+}
+
+/// Refuses a module over one of the compile caps, naming the cap.
+fn over_cap(what: String, cap: &str, max: u64) -> Error {
+    Error::invalid_module(format!(
+        "{what}, over Morph's compile limit `{cap}` of {max}; compilation must stay bounded"
+    ))
+}
+
+/// The compile-cost tally of [`validate`].
+#[derive(Default)]
+struct CodeCost {
+    bodies: u32,
+    total_locals: u64,
+}
+
+impl CodeCost {
+    /// Checks one function body (`params`: its parameter count).
+    fn body(&mut self, body: &wasmparser::FunctionBody<'_>, params: u64) -> Result<()> {
+        let malformed = |e: wasmparser::BinaryReaderError| Error::invalid_module(e.to_string());
+        let index = self.bodies;
+        self.bodies = self.bodies.saturating_add(1);
+        let range = body.range();
+        let size = range.end.saturating_sub(range.start);
+        if size > MAX_FUNCTION_BODY_BYTES {
+            return Err(over_cap(
+                format!("function {index} (counting defined functions from 0) is {size} bytes"),
+                "MAX_FUNCTION_BODY_BYTES",
+                MAX_FUNCTION_BODY_BYTES,
+            ));
+        }
+        let mut locals = params;
+        for l in body.get_locals_reader().map_err(malformed)? {
+            let (n, _) = l.map_err(malformed)?;
+            locals = locals.saturating_add(u64::from(n));
+        }
+        if locals > MAX_FUNCTION_LOCALS {
+            return Err(over_cap(
+                format!("function {index} (counting defined functions from 0) has {locals} locals"),
+                "MAX_FUNCTION_LOCALS",
+                MAX_FUNCTION_LOCALS,
+            ));
+        }
+        self.total_locals = self.total_locals.saturating_add(locals);
+        if self.total_locals > MAX_TOTAL_LOCALS {
+            return Err(over_cap(
+                format!(
+                    "its first {} functions have {} locals together",
+                    self.bodies, self.total_locals
+                ),
+                "MAX_TOTAL_LOCALS",
+                MAX_TOTAL_LOCALS,
+            ));
+        }
+        let mut depth = 0u32;
+        let mut ops = body.get_operators_reader().map_err(malformed)?;
+        while !ops.eof() {
+            match ops.read().map_err(malformed)? {
+                wasmparser::Operator::Block { .. }
+                | wasmparser::Operator::Loop { .. }
+                | wasmparser::Operator::If { .. } => {
+                    depth = depth.saturating_add(1);
+                    if depth > MAX_NESTING_DEPTH {
+                        return Err(over_cap(
+                            format!(
+                                "function {index} (counting defined functions from 0) nests blocks {depth} deep"
+                            ),
+                            "MAX_NESTING_DEPTH",
+                            u64::from(MAX_NESTING_DEPTH),
+                        ));
+                    }
+                }
+                wasmparser::Operator::End => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What validation learned about a module.
@@ -36,6 +163,9 @@ pub struct ModuleInfo {
     pub size: u64,
     /// Declared minimum of its memory, in bytes.
     pub memory_min_bytes: u64,
+    /// What the declared minimums of its tables cost against the memory limit, in bytes
+    /// ([`table_bytes`]). With `memory_min_bytes`, at most [`Limits::max_memory_bytes`].
+    pub table_min_bytes: u64,
     /// Whether it exports `cabi_post_describe`.
     pub has_post_describe: bool,
     /// Whether it exports `cabi_post_execute`.
@@ -78,8 +208,13 @@ fn sig(params: &[ValType], results: &[ValType]) -> String {
 /// Every backend runs this first, so a module is refused with the same error everywhere.
 ///
 /// # Errors
-/// `LimitExceeded(module-size)`, `InvalidModule`, `UnsupportedContract`,
-/// `DisallowedImport`, `MissingExport`, or `LimitExceeded(memory)`, checked in that order.
+/// `LimitExceeded(module-size)`; `InvalidModule` when the module does not validate under
+/// [`wasm_features`], is a component, or exceeds a compile cap ([`MAX_FUNCTIONS`],
+/// [`MAX_GLOBALS`], [`MAX_FUNCTION_BODY_BYTES`], [`MAX_FUNCTION_LOCALS`],
+/// [`MAX_TOTAL_LOCALS`], [`MAX_NESTING_DEPTH`], [`MAX_TABLES`], [`MAX_TABLE_ELEMENTS`]);
+/// `UnsupportedContract`, `DisallowedImport`, `MissingExport`, or `LimitExceeded(memory)`
+/// when the declared minimums of memory and tables ([`table_bytes`]) exceed
+/// [`Limits::max_memory_bytes`]; checked in that order.
 pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let size = bytes.len() as u64;
     if size > limits.max_module_bytes {
@@ -105,6 +240,9 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let mut exports = Vec::new();
     let mut memory_min_pages = None;
     let mut has_start = false;
+    let mut imported_funcs = 0u32;
+    let mut table_min_bytes = 0u64;
+    let mut code_cost = CodeCost::default();
 
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| Error::invalid_module(e.to_string()))?;
@@ -124,13 +262,42 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
                     let imp = imp.map_err(|e| Error::invalid_module(e.to_string()))?;
                     if let TypeRef::Func(t) = imp.ty {
                         func_types.push(t);
+                        imported_funcs = imported_funcs.saturating_add(1);
                     }
                     imports.push((imp.module.to_owned(), imp.name.to_owned(), imp.ty));
                 }
             }
             Payload::FunctionSection(reader) => {
+                if reader.count() > MAX_FUNCTIONS {
+                    return Err(over_cap(
+                        format!("it defines {} functions", reader.count()),
+                        "MAX_FUNCTIONS",
+                        u64::from(MAX_FUNCTIONS),
+                    ));
+                }
                 for f in reader {
                     func_types.push(f.map_err(|e| Error::invalid_module(e.to_string()))?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                if reader.count() > MAX_TABLES {
+                    return Err(over_cap(
+                        format!("it defines {} tables", reader.count()),
+                        "MAX_TABLES",
+                        u64::from(MAX_TABLES),
+                    ));
+                }
+                for (i, t) in reader.into_iter().enumerate() {
+                    let t = t.map_err(|e| Error::invalid_module(e.to_string()))?;
+                    let elements = t.ty.initial;
+                    if elements > MAX_TABLE_ELEMENTS {
+                        return Err(over_cap(
+                            format!("its table {i} declares {elements} elements"),
+                            "MAX_TABLE_ELEMENTS",
+                            MAX_TABLE_ELEMENTS,
+                        ));
+                    }
+                    table_min_bytes = table_min_bytes.saturating_add(table_bytes(elements));
                 }
             }
             Payload::MemorySection(reader) => {
@@ -144,6 +311,22 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
                     let e = e.map_err(|e| Error::invalid_module(e.to_string()))?;
                     exports.push((e.name.to_owned(), e.kind, e.index));
                 }
+            }
+            Payload::GlobalSection(reader) if reader.count() > MAX_GLOBALS => {
+                return Err(over_cap(
+                    format!("it defines {} globals", reader.count()),
+                    "MAX_GLOBALS",
+                    u64::from(MAX_GLOBALS),
+                ));
+            }
+            Payload::CodeSectionEntry(body) => {
+                // Validation matched bodies to types, so the lookup cannot fail.
+                let params = usize::try_from(imported_funcs.saturating_add(code_cost.bodies))
+                    .ok()
+                    .and_then(|i| func_types.get(i))
+                    .and_then(|t| types.get(usize::try_from(*t).ok()?))
+                    .map_or(0, |ft| ft.params().len());
+                code_cost.body(&body, u64::try_from(params).unwrap_or(u64::MAX))?;
             }
             Payload::StartSection { .. } => has_start = true,
             Payload::CustomSection(c) if c.name() == CONTRACT_SECTION => {
@@ -260,10 +443,11 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     let has_post_execute = post("cabi_post_execute")?;
 
     let memory_min_bytes = memory_min_pages.unwrap_or(0).saturating_mul(65536);
-    if memory_min_bytes > limits.max_memory_bytes {
+    let declared = memory_min_bytes.saturating_add(table_min_bytes);
+    if declared > limits.max_memory_bytes {
         return Err(Error::limit(
             Limit::Memory,
-            memory_min_bytes,
+            declared,
             limits.max_memory_bytes,
         ));
     }
@@ -272,6 +456,7 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
         contract,
         size,
         memory_min_bytes,
+        table_min_bytes,
         has_post_describe,
         has_post_execute,
         has_start,
@@ -280,25 +465,33 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     })
 }
 
-/// Validates `wasm` under `limits` and, in deterministic metering, instruments it: what
-/// every backend's `compile` starts with. Returns the bytes to compile and what validation
-/// learned.
+/// Validates `wasm` under `limits` and rewrites it for running: what every backend's
+/// `compile` starts with. Returns the bytes to compile and what validation learned.
+///
+/// The rewrites, in order:
+/// 1. Always, bulk memory and table operations are split into chunks
+///    ([`meter::chunk_bulk`](crate::meter::chunk_bulk)), so that every engine's fuel
+///    charges them by size, and so that epoch and interrupt checks, which engines make at
+///    loop back-edges, reach into a long `memory.fill`.
+/// 2. In deterministic metering, the module is instrumented to count its instructions
+///    ([`meter::instrument`](crate::meter::instrument)).
 ///
 /// # Errors
-/// The errors of [`validate`], or `Engine` when instrumentation fails.
+/// The errors of [`validate`], or `Engine` when a rewrite fails.
 pub fn prepare<'a>(
     wasm: &'a [u8],
     limits: &Limits,
 ) -> Result<(std::borrow::Cow<'a, [u8]>, ModuleInfo)> {
     let mut info = validate(wasm, limits)?;
+    let chunked = crate::meter::chunk_bulk(wasm)?;
     match (limits.metering, limits.fuel) {
         (crate::Metering::Deterministic, Some(budget)) => {
-            let out = crate::meter::instrument(wasm, budget)?;
+            let out = crate::meter::instrument(&chunked, budget)?;
             info.metered = Some(budget);
             info.meter_trap_func = out.trap_func;
             Ok((std::borrow::Cow::Owned(out.wasm), info))
         }
-        _ => Ok((std::borrow::Cow::Borrowed(wasm), info)),
+        _ => Ok((chunked, info)),
     }
 }
 
@@ -327,6 +520,27 @@ mod tests {
         let info = validate(&module(EXPORTS), &Limits::default()).unwrap();
         assert_eq!(info.contract, "0.1.0");
         assert!(!info.has_post_execute);
+    }
+
+    #[test]
+    fn accepts_externref_and_the_rest_of_webassembly_2() {
+        let m = module(&format!(
+            r#"{EXPORTS}
+            (table 1 externref)
+            (func (param externref) (result externref) local.get 0)
+            (func (param v128) (result v128) local.get 0)
+            (func (result i32 i32) i32.const 1 i32.const 2)"#
+        ));
+        validate(&m, &Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn refuses_features_beyond_webassembly_2() {
+        // Tail calls (3.0).
+        let m = module(&format!(r#"{EXPORTS} (func $f (return_call $f))"#));
+        let e = err(&m);
+        assert_eq!(e.class(), "invalid-module");
+        assert!(e.to_string().contains("tail calls"), "{e}");
     }
 
     #[test]
@@ -380,96 +594,195 @@ mod tests {
         assert!(e.to_string().contains("`execute`"), "{e}");
     }
 
+    /// An extension (the contract's exports) with `extra` functions of type `() -> ()`
+    /// and `globals` more globals, built with wasm-encoder for sizes WAT would make slow.
+    fn extension_with(extra: &[wasm_encoder::Function], globals: u32) -> Vec<u8> {
+        use wasm_encoder::{
+            CodeSection, ConstExpr, CustomSection, ExportKind, ExportSection, Function,
+            FunctionSection, GlobalSection, GlobalType, Instruction, MemorySection, MemoryType,
+            Module, TypeSection, ValType as V,
+        };
+        let mut types = TypeSection::new();
+        types.ty().function([], [V::I32]);
+        types.ty().function([V::I32; 4], [V::I32]);
+        types.ty().function([], []);
+        let mut funcs = FunctionSection::new();
+        let mut code = CodeSection::new();
+        for ty in [0, 1, 1] {
+            funcs.function(ty);
+            let mut f = Function::new([]);
+            f.instruction(&Instruction::I32Const(0));
+            f.instruction(&Instruction::End);
+            code.function(&f);
+        }
+        for f in extra {
+            funcs.function(2);
+            code.function(f);
+        }
+        let mut memory = MemorySection::new();
+        memory.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut global = GlobalSection::new();
+        for _ in 0..globals {
+            global.global(
+                GlobalType {
+                    val_type: V::I32,
+                    mutable: false,
+                    shared: false,
+                },
+                &ConstExpr::i32_const(0),
+            );
+        }
+        let mut exports = ExportSection::new();
+        exports.export("memory", ExportKind::Memory, 0);
+        exports.export("describe", ExportKind::Func, 0);
+        exports.export("execute", ExportKind::Func, 1);
+        exports.export("cabi_realloc", ExportKind::Func, 2);
+        let mut m = Module::new();
+        m.section(&types)
+            .section(&funcs)
+            .section(&memory)
+            .section(&global)
+            .section(&exports)
+            .section(&code)
+            .section(&CustomSection {
+                name: "morph:contract".into(),
+                data: b"0.1.0".as_slice().into(),
+            });
+        m.finish()
+    }
+
+    fn body(
+        locals: u32,
+        ops: impl IntoIterator<Item = wasm_encoder::Instruction<'static>>,
+    ) -> wasm_encoder::Function {
+        let mut f = wasm_encoder::Function::new([(locals, wasm_encoder::ValType::I64)]);
+        for op in ops {
+            f.instruction(&op);
+        }
+        f.instruction(&wasm_encoder::Instruction::End);
+        f
+    }
+
+    fn assert_cap(e: &Error, cap: &str, value: &str) {
+        assert_eq!(e.class(), "invalid-module", "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(cap) && msg.contains(value), "{msg}");
+    }
+
+    #[test]
+    fn accepts_modules_the_size_of_large_rust_extensions() {
+        // 10 000 functions of 150 locals, one body of 200 KiB nested 500 deep.
+        let mut extra: Vec<_> = (0..10_000).map(|_| body(150, [])).collect();
+        use wasm_encoder::{BlockType, Instruction as I};
+        let nested = (0..500)
+            .map(|_| I::Block(BlockType::Empty))
+            .chain((0..200_000).map(|_| I::Nop))
+            .chain((0..500).map(|_| I::End));
+        extra.push(body(10, nested));
+        validate(&extension_with(&extra, 100), &Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn refuses_what_would_compile_for_minutes() {
+        // The report's module: many functions with 50 000 locals each.
+        let extra: Vec<_> = (0..41).map(|_| body(50_000, [])).collect();
+        let m = extension_with(&extra, 0);
+        assert!(m.len() < 4096, "a small module: {} bytes", m.len());
+        assert_cap(
+            &err(&m),
+            "MAX_TOTAL_LOCALS",
+            "first 43 functions have 2000008 locals",
+        );
+
+        let extra: Vec<_> = (0..50_001).map(|_| body(0, [])).collect();
+        assert_cap(
+            &err(&extension_with(&extra, 0)),
+            "MAX_FUNCTIONS",
+            "defines 50004 functions",
+        );
+
+        let big = body(0, (0..(1 << 20)).map(|_| wasm_encoder::Instruction::Nop));
+        assert_cap(
+            &err(&extension_with(&[big], 0)),
+            "MAX_FUNCTION_BODY_BYTES",
+            "1048",
+        );
+
+        use wasm_encoder::{BlockType, Instruction as I};
+        let deep = (0..10_001)
+            .map(|_| I::Block(BlockType::Empty))
+            .chain((0..10_001).map(|_| I::End));
+        assert_cap(
+            &err(&extension_with(&[body(0, deep)], 0)),
+            "MAX_NESTING_DEPTH",
+            "10001 deep",
+        );
+
+        assert_cap(
+            &err(&extension_with(&[], 10_001)),
+            "MAX_GLOBALS",
+            "10001 globals",
+        );
+    }
+
+    #[test]
+    fn tables_count_against_the_memory_limit() {
+        let limits = Limits {
+            max_memory_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        // The report's module: 100 tables of 100 000 elements under a 1 MiB limit.
+        let tables = "(table 100000 funcref)".repeat(100);
+        let m = module(&format!("{EXPORTS} {tables}"));
+        let e = validate(&m, &limits).unwrap_err();
+        assert_eq!(e.detail(), "limit-exceeded:memory");
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::LimitExceeded {
+                limit: Limit::Memory,
+                used: 65536 + 100 * 100_000 * TABLE_ELEMENT_BYTES,
+                max: 1 << 20,
+            }
+        );
+        // Within the limit, the cost is reported.
+        let m = module(&format!(
+            "{EXPORTS} (table 1000 funcref) (table 24 externref)"
+        ));
+        let info = validate(&m, &limits).unwrap();
+        assert_eq!(info.table_min_bytes, 1024 * 8);
+        assert_eq!(table_bytes(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn table_counts_and_sizes_agree_with_the_engines() {
+        let tables = "(table 1 funcref)".repeat(101);
+        assert_cap(
+            &err(&module(&format!("{EXPORTS} {tables}"))),
+            "MAX_TABLES",
+            "defines 101 tables",
+        );
+        let m = module(&format!(
+            "{EXPORTS} (table 1 funcref) (table 100001 funcref)"
+        ));
+        assert_cap(
+            &err(&m),
+            "MAX_TABLE_ELEMENTS",
+            "table 1 declares 100001 elements",
+        );
+    }
+
     #[test]
     fn refuses_memory_beyond_the_limit_before_running() {
         let m = module(&EXPORTS.replace("(export \"memory\") 1", "(export \"memory\") 65536"));
         let e = err(&m);
         assert_eq!(e.detail(), "limit-exceeded:memory");
         assert!(e.to_string().contains("4294967296"), "{e}");
-    }
-}
-
-/// Magic at the start of Morph's compiled-code framing.
-const FRAME_MAGIC: &[u8; 8] = b"MORPHCC1";
-
-/// Frames a backend's compiled code with the module's [`ModuleInfo`], so that
-/// [`Runtime::deserialize`](crate::Runtime::deserialize) restores both. Every backend uses
-/// this one format: magic, then length-prefixed fields, then the engine's bytes.
-pub fn frame_compiled(info: &ModuleInfo, code: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(code.len() + 64);
-    out.extend_from_slice(FRAME_MAGIC);
-    let contract = info.contract.as_bytes();
-    out.extend_from_slice(&(contract.len() as u32).to_le_bytes());
-    out.extend_from_slice(contract);
-    out.extend_from_slice(&info.size.to_le_bytes());
-    out.extend_from_slice(&info.memory_min_bytes.to_le_bytes());
-    let flags = u8::from(info.has_post_describe)
-        | (u8::from(info.has_post_execute) << 1)
-        | (u8::from(info.has_start) << 2)
-        | (u8::from(info.metered.is_some()) << 3);
-    out.push(flags);
-    out.extend_from_slice(&info.metered.unwrap_or(0).to_le_bytes());
-    out.extend_from_slice(&info.meter_trap_func.to_le_bytes());
-    out.extend_from_slice(code);
-    out
-}
-
-/// Splits bytes written by [`frame_compiled`] into the module info and the engine's code.
-///
-/// # Errors
-/// `Engine` when the bytes are not a framed compiled module.
-pub fn unframe_compiled(bytes: &[u8]) -> Result<(ModuleInfo, &[u8])> {
-    let bad = || Error::engine("not compiled code written by this version of Morph");
-    let rest = bytes.strip_prefix(FRAME_MAGIC.as_slice()).ok_or_else(bad)?;
-    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
-    let len = u32::from_le_bytes(*len) as usize;
-    if rest.len() < len {
-        return Err(bad());
-    }
-    let (contract, rest) = rest.split_at(len);
-    let contract = std::str::from_utf8(contract).map_err(|_| bad())?.to_owned();
-    let (size, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (mem, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (flags, rest) = rest.split_first().ok_or_else(bad)?;
-    let (budget, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
-    let (trap_func, code) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
-    Ok((
-        ModuleInfo {
-            contract,
-            size: u64::from_le_bytes(*size),
-            memory_min_bytes: u64::from_le_bytes(*mem),
-            has_post_describe: flags & 1 != 0,
-            has_post_execute: flags & 2 != 0,
-            has_start: flags & 4 != 0,
-            metered: (flags & 8 != 0).then(|| u64::from_le_bytes(*budget)),
-            meter_trap_func: u32::from_le_bytes(*trap_func),
-        },
-        code,
-    ))
-}
-
-#[cfg(test)]
-mod frame_tests {
-    use super::*;
-
-    #[test]
-    fn frames_round_trip_and_garbage_is_refused() {
-        let info = ModuleInfo {
-            contract: "0.1.0".into(),
-            size: 42,
-            memory_min_bytes: 65536,
-            has_post_describe: true,
-            has_post_execute: false,
-            has_start: true,
-            metered: Some(7),
-            meter_trap_func: 3,
-        };
-        let framed = frame_compiled(&info, b"code");
-        let (back, code) = unframe_compiled(&framed).unwrap();
-        assert_eq!(back, info);
-        assert_eq!(code, b"code");
-        assert!(unframe_compiled(b"garbage").is_err());
-        assert!(unframe_compiled(&framed[..12]).is_err());
     }
 }
 
@@ -491,71 +804,79 @@ pub struct HiddenStart {
 /// after instantiating, under the same limits as every other call. Tables and memories
 /// are initialised first and a trap still fails instantiation, as the spec orders.
 /// Returns `None` when the module has no start function. Every other section is copied
-/// byte for byte.
+/// byte for byte; a module without exports gets an export section.
 ///
 /// # Errors
 /// `InvalidModule` when the module already exports [`START_EXPORT`] or cannot be parsed.
 pub fn hide_start(wasm: &[u8]) -> Result<Option<HiddenStart>> {
-    use wasm_encoder::{ExportKind, ExportSection, Module, RawSection};
-    let malformed = |e: wasmparser::BinaryReaderError| Error::invalid_module(e.to_string());
+    let malformed = |e: String| Error::invalid_module(e);
     let mut start = None;
     for payload in Parser::new(0).parse_all(wasm) {
-        if let Payload::StartSection { func, .. } = payload.map_err(malformed)? {
+        if let Payload::StartSection { func, .. } = payload.map_err(|e| malformed(e.to_string()))? {
             start = Some(func);
         }
     }
     let Some(start) = start else {
         return Ok(None);
     };
-    let mut module = Module::new();
-    let mut exported = false;
-    for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(malformed)?;
+    let wasm = rewrite::rewrite(wasm, &mut StartToExport { start }, &malformed)?;
+    Ok(Some(HiddenStart {
+        wasm,
+        export: START_EXPORT.to_owned(),
+    }))
+}
+
+/// The rewrite of [`hide_start`]: drops the start section, adds the export (in a new
+/// export section when the module has none).
+struct StartToExport {
+    start: u32,
+}
+
+impl<'a> rewrite::Rewrite<'a> for StartToExport {
+    fn required(&self) -> &[u8] {
+        &[rewrite::id::EXPORT]
+    }
+
+    fn section(&mut self, payload: &Payload<'a>, out: &mut wasm_encoder::Module) -> Result<bool> {
         match payload {
-            Payload::StartSection { .. } => {}
+            Payload::StartSection { .. } => Ok(true),
             Payload::ExportSection(reader) => {
-                let mut exports = ExportSection::new();
-                for e in reader {
-                    let e = e.map_err(malformed)?;
+                let mut exports = wasm_encoder::ExportSection::new();
+                for e in reader.clone() {
+                    let e = e.map_err(|e| Error::invalid_module(e.to_string()))?;
                     if e.name == START_EXPORT {
                         return Err(Error::invalid_module(format!(
                             "it exports `{START_EXPORT}`, a name Morph reserves"
                         )));
                     }
-                    let kind = match e.kind {
-                        ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
-                        ExternalKind::Table => ExportKind::Table,
-                        ExternalKind::Memory => ExportKind::Memory,
-                        ExternalKind::Global => ExportKind::Global,
-                        ExternalKind::Tag => ExportKind::Tag,
-                    };
-                    exports.export(e.name, kind, e.index);
+                    exports.export(e.name, rewrite::export_kind(e.kind), e.index);
                 }
-                exports.export(START_EXPORT, ExportKind::Func, start);
-                module.section(&exports);
-                exported = true;
+                exports.export(START_EXPORT, wasm_encoder::ExportKind::Func, self.start);
+                out.section(&exports);
+                Ok(true)
             }
-            other => {
-                if let Some((id, range)) = other.as_section() {
-                    let data = usize::try_from(range.start)
-                        .ok()
-                        .zip(usize::try_from(range.end).ok())
-                        .and_then(|(s, e)| wasm.get(s..e))
-                        .ok_or_else(|| Error::invalid_module("a section runs past the end"))?;
-                    module.section(&RawSection { id, data });
-                }
-            }
+            _ => Ok(false),
         }
     }
-    if !exported {
-        return Err(Error::invalid_module(
-            "a module with a start function exports nothing",
-        ));
+
+    fn rewrites_code(&self) -> bool {
+        false
     }
-    Ok(Some(HiddenStart {
-        wasm: module.finish(),
-        export: START_EXPORT.to_owned(),
-    }))
+
+    fn code(
+        &mut self,
+        _bodies: Vec<wasmparser::FunctionBody<'a>>,
+        _out: &mut wasm_encoder::Module,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    fn missing(&mut self, _id: u8, out: &mut wasm_encoder::Module) -> Result<()> {
+        let mut exports = wasm_encoder::ExportSection::new();
+        exports.export(START_EXPORT, wasm_encoder::ExportKind::Func, self.start);
+        out.section(&exports);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -590,6 +911,24 @@ mod start_tests {
         assert!(!has_start);
         assert!(custom, "custom sections survive");
         assert_eq!(exports, [("a".to_owned(), 0), (START_EXPORT.to_owned(), 1)]);
+    }
+
+    #[test]
+    fn a_module_without_exports_gets_an_export_section() {
+        let wasm =
+            wat::parse_str(r#"(module (func $s) (start $s) (@custom "name-like" "z"))"#).unwrap();
+        let hidden = hide_start(&wasm).unwrap().unwrap();
+        Validator::new().validate_all(&hidden.wasm).unwrap();
+        let mut exports = Vec::new();
+        for p in Parser::new(0).parse_all(&hidden.wasm) {
+            if let Payload::ExportSection(r) = p.unwrap() {
+                for e in r {
+                    let e = e.unwrap();
+                    exports.push((e.name.to_owned(), e.index));
+                }
+            }
+        }
+        assert_eq!(exports, [(START_EXPORT.to_owned(), 0)]);
     }
 
     #[test]
