@@ -1,0 +1,1662 @@
+//! Guest-declared JSON Schemas, compiled and checked within fixed bounds.
+//!
+//! A schema an extension declares is untrusted input, like the module itself. The
+//! `jsonschema` crate is a general validator: it accepts every draft, remote references,
+//! backtracking regular expressions and combinators whose cost grows exponentially with
+//! the depth of the value; and it has no step budget and a few `unwrap`s on paths that
+//! untrusted schemas reach. So this module stands in front of it:
+//!
+//! 1. **Size first.** The schema text, its JSON nesting and its number of subschemas are
+//!    bounded ([`LIMITS`]) before anything walks it.
+//! 2. **One dialect.** A walk over the parsed schema accepts only the *Morph schema
+//!    dialect* (`docs/schemas.md`): a subset of draft 2020-12 whose every keyword has a
+//!    known, bounded cost in `jsonschema`. Anything else is refused with the keyword, its
+//!    location (`#/properties/a/unevaluatedProperties`) and what to use instead.
+//!    `$ref` may only name the root (`#`) or an entry of the root's `$defs`; patterns must
+//!    compile with the linear-time `regex` crate, which `jsonschema` is then told to use.
+//! 3. **A static budget.** `jsonschema` cannot be interrupted, so the cost is bounded
+//!    before validation ever runs: see [`cost`](Budget) below. A schema whose worst case
+//!    exceeds the budget is refused at load.
+//! 4. **Bounded values.** [`Schema::check`] refuses a value nested deeper than the depth
+//!    the budget was computed for, without recursion.
+//! 5. **No panic escapes.** Every call into `jsonschema` runs under
+//!    [`std::panic::catch_unwind`]; a panic becomes an error. The dialect exists so that
+//!    this never fires: if it does, the default panic hook still prints the message,
+//!    which is deliberate (it is an upstream bug that slipped past the dialect, and
+//!    swapping the process-wide hook from a library would race with other threads).
+//!    This relies on the host being built with `panic = "unwind"` (the default; only the
+//!    extensions' `ext` profile aborts).
+//!
+//! # The budget
+//!
+//! Validation work is counted in *evaluations*: one schema object applied to one value
+//! of the instance. Let `N(J)` be the number of evaluations at instance node `J`. The
+//! total work of a check is `Σ_J N(J) × w(J)`, where `w(J)`, the work of one evaluation
+//! apart from its subschemas, is linear in what `J` itself holds (its string for
+//! `pattern`, its keys for `properties`; for `enum`, `const` and `uniqueItems` the values
+//! compared, so at most the size of `J`'s subtree). If `N(J) ≤ K` for every node, a
+//! check costs `O(K × instance size × depth)` at worst and `O(K × instance size)` for
+//! every schema without `enum`/`const`/`uniqueItems` on containers.
+//!
+//! `K` is computed from the schema alone, for every depth up to the instance depth bound
+//! `D`, by following how `jsonschema` 0.33 applies each keyword (read from its source):
+//!
+//! - in place (same instance node): `allOf`, `anyOf`, `oneOf`, `not`, `if`, `then`,
+//!   `else`, `$ref`. These may not form a loop: a loop of `$ref`s that never descends
+//!   into the value would never end, and is refused.
+//! - to a child: `properties`, `patternProperties`, `additionalProperties` (a key gets
+//!   at most one `properties` entry, every matching pattern, or else
+//!   `additionalProperties`), `prefixItems`, `items` (an item gets one of them),
+//!   `contains`.
+//!
+//! `jsonschema` evaluates in two modes. `is_valid` (`v`) applies each subschema at most
+//! once. `iter_errors` (`e`), used only to explain a failure, first asks `is_valid` of
+//! each `anyOf`/`oneOf` branch, `not` and `if`, then collects the errors of each branch:
+//! so at such a node a branch is evaluated in both modes. With `c` ranging over the
+//! targets of a node `S`:
+//!
+//! ```text
+//! v(S, 0) = 1 + Σ_in-place v(c, 0)
+//! v(S, d) =     Σ_in-place v(c, d) + child_v(S, d-1)            (d ≥ 1)
+//! e(S, d) = [d = 0] + Σ_allOf,$ref,then,else e(c, d) + Σ_anyOf,oneOf (v + e)(c, d)
+//!           + Σ_not,if v(c, d) + child_e(S, d-1)
+//! child(S, d) = max( max_properties(c, d) + Σ_patternProperties(c, d),
+//!                    additionalProperties(c, d),
+//!                    max(max_prefixItems(c, d), items(c, d)) + contains_v(c, d) )
+//! ```
+//!
+//! `v(S, d)` bounds the evaluations at one node `d` levels below a node where `S` is
+//! applied (`max` over alternatives that exclude each other is an upper bound of the
+//! worst child: a sum of maxima bounds the maximum of sums). A check runs `is_valid`,
+//! then `iter_errors` only on failure, so `K = max_{d ≤ D} v(root, d) + e(root, d)`.
+//! The recursive `anyOf` of issue 7 doubles at each level (`K ≈ 2^D`) and is refused;
+//! a recursive tree schema costs a small constant. The same walk bounds the nesting of
+//! evaluations (the stack `jsonschema` recurses on), so no check can overflow the stack.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+/// The bounds a schema and a checked value must keep. See `docs/schemas.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Bytes of schema text (64 KiB: a large hand-written schema is a few KiB).
+    pub max_schema_bytes: usize,
+    /// JSON nesting of the schema document, `const`/`enum`/`default` values included.
+    pub max_schema_depth: usize,
+    /// Schema objects (and `true`/`false` schemas) in the document, `$defs` included.
+    pub max_subschemas: usize,
+    /// Nesting of a checked value: arrays and objects inside each other. serde_json
+    /// already stops parsing at 128; the budget is computed for this depth.
+    pub max_instance_depth: usize,
+    /// `K`: schema evaluations at any one value of the instance, worst case (module docs).
+    pub max_evaluations_per_value: u64,
+    /// Schema evaluations nested inside each other (the validator's recursion).
+    pub max_evaluation_nesting: u64,
+    /// Bytes of compiled program per `pattern` / `patternProperties` regex.
+    pub max_regex_bytes: usize,
+}
+
+/// The bounds Morph applies to every declared schema and checked value.
+pub(crate) const LIMITS: Limits = Limits {
+    max_schema_bytes: 64 * 1024,
+    max_schema_depth: 32,
+    max_subschemas: 512,
+    max_instance_depth: 64,
+    max_evaluations_per_value: 1024,
+    max_evaluation_nesting: 256,
+    max_regex_bytes: 256 * 1024,
+};
+
+/// The draft the dialect is a subset of; the only `$schema` accepted.
+const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// Longest excerpt of a `jsonschema` message kept in an error (they quote the value).
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// How many violations [`Schema::check`] reports.
+const MAX_VIOLATIONS: usize = 3;
+
+/// Why a schema was refused. `path` in [`SchemaError`] says where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) enum SchemaErrorKind {
+    /// The text is not JSON.
+    NotJson {
+        /// serde_json's message.
+        message: String,
+    },
+    /// A size bound of [`Limits`] was exceeded.
+    TooLarge {
+        /// What was counted: "bytes", "levels of nesting", "subschemas".
+        what: &'static str,
+        /// The bound.
+        limit: usize,
+        /// What the schema has (at least).
+        used: usize,
+    },
+    /// A keyword outside the Morph dialect.
+    UnsupportedKeyword {
+        /// The keyword.
+        keyword: String,
+        /// What to use instead.
+        hint: &'static str,
+    },
+    /// A dialect keyword with a value of the wrong shape.
+    BadValue {
+        /// The keyword.
+        keyword: String,
+        /// What it takes.
+        expected: &'static str,
+    },
+    /// A `$ref` other than `#` or `#/$defs/NAME` naming an existing entry.
+    BadReference {
+        /// The reference as written.
+        reference: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
+    /// `$ref`s that loop without descending into the value.
+    ReferenceLoop {
+        /// The reference that closes the loop.
+        reference: String,
+    },
+    /// A `pattern` the linear-time regex engine does not accept.
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+        /// The regex crate's reason.
+        why: String,
+    },
+    /// The worst-case validation cost exceeds the budget.
+    TooCostly {
+        /// "evaluations per value" or "nested evaluations".
+        what: &'static str,
+        /// The bound.
+        limit: u64,
+        /// The schema's worst case (saturating).
+        cost: u64,
+        /// The instance depth at which the bound is first exceeded.
+        depth: usize,
+    },
+    /// The dialect check passed but `jsonschema` refused the schema.
+    Rejected {
+        /// `jsonschema`'s message, shortened.
+        message: String,
+    },
+    /// `jsonschema` panicked while compiling.
+    Panicked {
+        /// The panic message, shortened.
+        message: String,
+    },
+}
+
+/// A refused schema: where (a JSON pointer into the schema, `#/properties/a`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SchemaError {
+    /// JSON pointer to the offending keyword, as a URI fragment (`#` is the root).
+    pub path: String,
+    /// What is wrong.
+    pub kind: SchemaErrorKind,
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = &self.path;
+        match &self.kind {
+            SchemaErrorKind::NotJson { message } => write!(f, "is not JSON: {message}"),
+            SchemaErrorKind::TooLarge { what, limit, used } => write!(
+                f,
+                "is too large: {used} {what}, more than the {limit} Morph accepts (at {at})"
+            ),
+            SchemaErrorKind::UnsupportedKeyword { keyword, hint } => write!(
+                f,
+                "uses `{keyword}` at {at}, which is not in the Morph schema dialect; {hint}"
+            ),
+            SchemaErrorKind::BadValue { keyword, expected } => {
+                write!(f, "has a bad `{keyword}` at {at}: it takes {expected}")
+            }
+            SchemaErrorKind::BadReference { reference, why } => write!(
+                f,
+                "has `$ref: {reference:?}` at {at}, which Morph refuses: {why}; \
+                 refer to `#` or `#/$defs/NAME` in the same schema"
+            ),
+            SchemaErrorKind::ReferenceLoop { reference } => write!(
+                f,
+                "has `$ref: {reference:?}` at {at}, which loops back to itself without \
+                 descending into the value (validation would never end)"
+            ),
+            SchemaErrorKind::BadPattern { pattern, why } => write!(
+                f,
+                "has pattern {pattern:?} at {at}, which Morph refuses: patterns must be \
+                 matchable in linear time (no look-around, no backreferences): {why}"
+            ),
+            SchemaErrorKind::TooCostly {
+                what,
+                limit,
+                cost,
+                depth,
+            } => {
+                let cost = if *cost == u64::MAX {
+                    "more than 2^64".to_owned()
+                } else {
+                    cost.to_string()
+                };
+                write!(
+                    f,
+                    "could cost {cost} {what} on a value {depth} levels deep, more than the \
+                     {limit} Morph allows; `anyOf`/`oneOf`/`allOf` branches that recurse \
+                     through `$ref` multiply at every level: give each level one branch \
+                     that descends (e.g. tell branches apart by `type` before recursing)"
+                )
+            }
+            SchemaErrorKind::Rejected { message } => {
+                write!(f, "is not a valid JSON Schema (at {at}): {message}")
+            }
+            SchemaErrorKind::Panicked { message } => {
+                write!(f, "made the schema compiler fail (at {at}): {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+/// Why a value failed [`Schema::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) enum Violation {
+    /// The value does not match: the first few mismatches, as one line.
+    Mismatch {
+        /// `at /a: 1 is not of type "string"; ...`
+        summary: String,
+    },
+    /// The value nests deeper than [`Limits::max_instance_depth`]; it was not checked.
+    TooDeep {
+        /// The bound.
+        limit: usize,
+    },
+    /// `jsonschema` panicked; the value was not checked.
+    Panicked {
+        /// The panic message, shortened.
+        message: String,
+    },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::Mismatch { summary } => f.write_str(summary),
+            Violation::TooDeep { limit } => write!(
+                f,
+                "the value nests arrays and objects more than {limit} levels deep, \
+                 more than Morph checks"
+            ),
+            Violation::Panicked { message } => {
+                write!(f, "the schema validator failed: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// A schema in the Morph dialect, compiled. `Send + Sync`; cloning shares it.
+#[derive(Clone)]
+pub(crate) struct Schema {
+    validator: Arc<jsonschema::Validator>,
+    max_instance_depth: usize,
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schema").finish_non_exhaustive()
+    }
+}
+
+impl Schema {
+    /// Parses and compiles `text` under [`LIMITS`].
+    ///
+    /// # Errors
+    /// See [`Schema::compile_with`].
+    pub(crate) fn compile(text: &str) -> Result<Schema, SchemaError> {
+        Self::compile_with(text, &LIMITS)
+    }
+
+    /// Parses and compiles `text` under `limits`.
+    ///
+    /// # Errors
+    /// In this order: `TooLarge` (bytes), `NotJson`, `TooLarge` (nesting), then the
+    /// dialect walk (`UnsupportedKeyword`, `BadValue`, `BadReference`, `BadPattern`,
+    /// `TooLarge` for subschemas, in document order), `ReferenceLoop`, `TooCostly`, and
+    /// last `Rejected` or `Panicked` from `jsonschema` itself.
+    pub(crate) fn compile_with(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
+        let root_error = |kind| SchemaError {
+            path: "#".to_owned(),
+            kind,
+        };
+        if text.len() > limits.max_schema_bytes {
+            return Err(root_error(SchemaErrorKind::TooLarge {
+                what: "bytes",
+                limit: limits.max_schema_bytes,
+                used: text.len(),
+            }));
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            root_error(SchemaErrorKind::NotJson {
+                message: e.to_string(),
+            })
+        })?;
+        let depth = json_depth(&value, limits.max_schema_depth);
+        if depth > limits.max_schema_depth {
+            return Err(root_error(SchemaErrorKind::TooLarge {
+                what: "levels of nesting",
+                limit: limits.max_schema_depth,
+                used: depth,
+            }));
+        }
+        let graph = Graph::build(&value, limits)?;
+        graph.check_budget(limits)?;
+
+        let options = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(false)
+            .with_pattern_options(
+                jsonschema::PatternOptions::regex()
+                    .size_limit(limits.max_regex_bytes)
+                    .dfa_size_limit(limits.max_regex_bytes),
+            );
+        let build = || {
+            options.build(&value).map_err(|e| SchemaError {
+                path: fragment(&e.instance_path.to_string()),
+                kind: SchemaErrorKind::Rejected {
+                    message: shorten(&e.to_string()),
+                },
+            })
+        };
+        let validator = catch_unwind(AssertUnwindSafe(build)).map_err(|panic| {
+            root_error(SchemaErrorKind::Panicked {
+                message: panic_message(&*panic),
+            })
+        })??;
+        Ok(Schema {
+            validator: Arc::new(validator),
+            max_instance_depth: limits.max_instance_depth,
+        })
+    }
+
+    /// Checks `value` against the schema.
+    ///
+    /// # Errors
+    /// `TooDeep` if the value nests deeper than the bound the schema was compiled for
+    /// (checked first, without recursion); `Mismatch` with the first few violations;
+    /// `Panicked` if `jsonschema` panicked.
+    pub(crate) fn check(&self, value: &Value) -> Result<(), Violation> {
+        if json_depth(value, self.max_instance_depth) > self.max_instance_depth {
+            return Err(Violation::TooDeep {
+                limit: self.max_instance_depth,
+            });
+        }
+        let validator = &*self.validator;
+        let valid =
+            catch_unwind(AssertUnwindSafe(|| validator.is_valid(value))).map_err(|panic| {
+                Violation::Panicked {
+                    message: panic_message(&*panic),
+                }
+            })?;
+        if valid {
+            return Ok(());
+        }
+        let errors = catch_unwind(AssertUnwindSafe(|| {
+            validator
+                .iter_errors(value)
+                .take(MAX_VIOLATIONS)
+                .map(|e| {
+                    let path = e.instance_path.to_string();
+                    let message = shorten(&e.to_string());
+                    if path.is_empty() {
+                        message
+                    } else {
+                        format!("at {path}: {message}")
+                    }
+                })
+                .collect::<Vec<String>>()
+        }))
+        .map_err(|panic| Violation::Panicked {
+            message: panic_message(&*panic),
+        })?;
+        let summary = if errors.is_empty() {
+            "the value does not match".to_owned()
+        } else {
+            errors.join("; ")
+        };
+        Err(Violation::Mismatch { summary })
+    }
+}
+
+/// The nesting depth of `value` (a scalar is 0, `[]` is 1), counted without recursion
+/// and without looking further than `stop + 1` levels.
+fn json_depth(value: &Value, stop: usize) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        let depth = depth + 1;
+        deepest = deepest.max(depth);
+        if depth > stop {
+            break;
+        }
+        stack.extend(children.map(|child| (child, depth)));
+    }
+    deepest
+}
+
+/// `message` cut to [`MAX_MESSAGE_CHARS`] characters.
+fn shorten(message: &str) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}...", &message[..end]),
+        None => message.to_owned(),
+    }
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        shorten(s)
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        shorten(s)
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
+/// A JSON pointer (`/a/b`, or empty for the root) as a URI fragment (`#/a/b`, `#`).
+fn fragment(pointer: &str) -> String {
+    format!("#{pointer}")
+}
+
+/// `name` escaped as one JSON pointer token.
+fn pointer_token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// How the dialect treats a keyword.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// A subschema applied in place (`not`, `if`, `then`, `else`) or to children
+    /// (`items`, `contains`, `additionalProperties`).
+    Schema,
+    /// A non-empty array of subschemas (`allOf`, `anyOf`, `oneOf`, `prefixItems`).
+    SchemaArray,
+    /// An object of subschemas (`properties`, `patternProperties`).
+    SchemaMap,
+    /// `$defs`: an object of subschemas, at the root only.
+    Defs,
+    /// `$ref`.
+    Ref,
+    /// `type`: a type name or a non-empty array of them.
+    Type,
+    /// A non-negative integer.
+    Count,
+    /// Any number.
+    Number,
+    /// A number greater than 0.
+    Positive,
+    /// An array of strings (`required`).
+    Names,
+    /// An object of string arrays (`dependentRequired`).
+    DependentRequired,
+    /// `pattern`: a linear-time regex.
+    Pattern,
+    /// A string, annotation only.
+    Text,
+    /// A boolean.
+    Flag,
+    /// An array of any values (`enum`, `examples`).
+    Values,
+    /// Any value (`const`, `default`).
+    Any,
+    /// `$schema`, `$id`: strings, at the root only.
+    RootText,
+}
+
+/// The rule for a dialect keyword, or the hint for one outside it.
+fn rule(keyword: &str) -> Result<Rule, &'static str> {
+    Ok(match keyword {
+        "not" | "if" | "then" | "else" | "items" | "contains" | "additionalProperties" => {
+            Rule::Schema
+        }
+        "allOf" | "anyOf" | "oneOf" | "prefixItems" => Rule::SchemaArray,
+        "properties" | "patternProperties" => Rule::SchemaMap,
+        "$defs" => Rule::Defs,
+        "$ref" => Rule::Ref,
+        "type" => Rule::Type,
+        "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties"
+        | "minContains" | "maxContains" => Rule::Count,
+        "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => Rule::Number,
+        "multipleOf" => Rule::Positive,
+        "required" => Rule::Names,
+        "dependentRequired" => Rule::DependentRequired,
+        "pattern" => Rule::Pattern,
+        "format" | "title" | "description" | "$comment" => Rule::Text,
+        "uniqueItems" | "deprecated" | "readOnly" | "writeOnly" => Rule::Flag,
+        "enum" | "examples" => Rule::Values,
+        "const" | "default" => Rule::Any,
+        "$schema" | "$id" => Rule::RootText,
+        "unevaluatedProperties" => {
+            return Err(
+                "use `additionalProperties` (with `properties`/`patternProperties` \
+                        in the same schema object)",
+            );
+        }
+        "unevaluatedItems" => return Err("use `items` (with `prefixItems` for tuples)"),
+        "additionalItems" => return Err("in draft 2020-12 use `items` after `prefixItems`"),
+        "definitions" => return Err("use `$defs` at the root"),
+        "dependencies" => return Err("use `dependentRequired`"),
+        "dependentSchemas" => return Err("use `if`/`then`, or `dependentRequired`"),
+        "propertyNames" => {
+            return Err("use `patternProperties` with `additionalProperties: false`");
+        }
+        "$anchor" | "$dynamicAnchor" | "$dynamicRef" | "$recursiveRef" | "$recursiveAnchor" => {
+            return Err("use `$ref` to `#/$defs/NAME`");
+        }
+        "$vocabulary" => return Err("Morph schemas are not meta-schemas"),
+        "contentEncoding" | "contentMediaType" | "contentSchema" => {
+            return Err("Morph does not check content; say it in `description`");
+        }
+        "nullable" => return Err("use `\"type\": [\"...\", \"null\"]`"),
+        _ => {
+            return Err("it is not a keyword Morph knows: put notes for readers in \
+                        `description` or `$comment` (see docs/schemas.md for the dialect)");
+        }
+    })
+}
+
+/// Where a subschema applies, relative to the node holding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Edge {
+    /// In place, evaluated in both modes in error mode: `anyOf`, `oneOf`.
+    Alternative,
+    /// In place, same mode: `allOf`, `$ref`, `then`, `else`.
+    Conjunct,
+    /// In place, `is_valid` only: `not`, `if`.
+    Test,
+    /// The value of a `properties` entry.
+    Property,
+    /// The value of a `patternProperties` entry.
+    PatternProperty,
+    /// `additionalProperties`.
+    AdditionalProperties,
+    /// An entry of `prefixItems`.
+    PrefixItem,
+    /// `items`.
+    Items,
+    /// `contains` (`is_valid` only).
+    Contains,
+}
+
+impl Edge {
+    /// Edge kind of a subschema keyword; `None` for `$defs` (not applied by itself).
+    fn of(keyword: &str) -> Option<Edge> {
+        Some(match keyword {
+            "anyOf" | "oneOf" => Edge::Alternative,
+            "allOf" | "then" | "else" => Edge::Conjunct,
+            "not" | "if" => Edge::Test,
+            "properties" => Edge::Property,
+            "patternProperties" => Edge::PatternProperty,
+            "additionalProperties" => Edge::AdditionalProperties,
+            "prefixItems" => Edge::PrefixItem,
+            "items" => Edge::Items,
+            "contains" => Edge::Contains,
+            _ => return None,
+        })
+    }
+
+    fn in_place(self) -> bool {
+        matches!(self, Edge::Alternative | Edge::Conjunct | Edge::Test)
+    }
+}
+
+/// The schema as a graph of subschemas, for the budget.
+struct Graph {
+    /// Edges of each node: kind and target. Node 0 is the root.
+    edges: Vec<Vec<(Edge, usize)>>,
+    /// `$ref` edges, with where they are written, for error messages: (from, to, path, ref).
+    refs: Vec<(usize, usize, String, String)>,
+}
+
+/// A `$ref` seen during the walk, resolved once `$defs` is known.
+struct PendingRef {
+    from: usize,
+    path: String,
+    reference: String,
+}
+
+/// The dialect walk's state.
+struct Walk<'a> {
+    limits: &'a Limits,
+    edges: Vec<Vec<(Edge, usize)>>,
+    refs: Vec<PendingRef>,
+    defs: HashMap<String, usize>,
+}
+
+impl Graph {
+    /// Walks the schema, checking the dialect, and builds the graph.
+    fn build(schema: &Value, limits: &Limits) -> Result<Graph, SchemaError> {
+        let mut walk = Walk {
+            limits,
+            edges: Vec::new(),
+            refs: Vec::new(),
+            defs: HashMap::new(),
+        };
+        walk.schema(schema, "", true)?;
+        let mut refs = Vec::with_capacity(walk.refs.len());
+        for pending in walk.refs {
+            let bad = |why| SchemaError {
+                path: fragment(&pending.path),
+                kind: SchemaErrorKind::BadReference {
+                    reference: pending.reference.clone(),
+                    why,
+                },
+            };
+            let target = if pending.reference == "#" {
+                0
+            } else if let Some(name) = pending.reference.strip_prefix("#/$defs/") {
+                *walk
+                    .defs
+                    .get(name)
+                    .ok_or_else(|| bad("the root's `$defs` has no such entry"))?
+            } else if pending.reference.starts_with('#') {
+                return Err(bad("only `#` and `#/$defs/NAME` are resolved"));
+            } else {
+                return Err(bad("a schema may not refer outside itself"));
+            };
+            let edges = walk
+                .edges
+                .get_mut(pending.from)
+                .ok_or_else(|| bad("internal: unknown node"))?;
+            edges.push((Edge::Conjunct, target));
+            refs.push((pending.from, target, pending.path, pending.reference));
+        }
+        Ok(Graph {
+            edges: walk.edges,
+            refs,
+        })
+    }
+
+    /// Checks the budget of the module docs against `limits`.
+    fn check_budget(&self, limits: &Limits) -> Result<(), SchemaError> {
+        let order = self.in_place_order()?;
+        let n = self.edges.len();
+        // Per node: (v, e, nesting) at the previous and the current depth.
+        let mut prev = vec![(0u64, 0u64, 0u64); n];
+        let mut cur = vec![(0u64, 0u64, 0u64); n];
+        for depth in 0..=limits.max_instance_depth {
+            for &node in &order {
+                let own = u64::from(depth == 0);
+                let (mut v, mut e, mut nest) = (own, own, 0u64);
+                let mut child = Child::default();
+                for &(edge, target) in self.edges.get(node).map_or(&[][..], Vec::as_slice) {
+                    if edge.in_place() {
+                        let (tv, te, tn) = cur.get(target).copied().unwrap_or_default();
+                        v = v.saturating_add(tv);
+                        e = e.saturating_add(match edge {
+                            Edge::Alternative => tv.saturating_add(te),
+                            Edge::Test => tv,
+                            _ => te,
+                        });
+                        nest = nest.max(tn);
+                    } else if depth > 0 {
+                        let below = prev.get(target).copied().unwrap_or_default();
+                        child.add(edge, below);
+                        nest = nest.max(below.2);
+                    }
+                }
+                let (cv, ce) = child.worst();
+                let entry = (
+                    v.saturating_add(cv),
+                    e.saturating_add(ce),
+                    nest.saturating_add(1),
+                );
+                if let Some(slot) = cur.get_mut(node) {
+                    *slot = entry;
+                }
+            }
+            let (v, e, nest) = cur.first().copied().unwrap_or_default();
+            let too_costly = |what, limit, cost| SchemaError {
+                path: "#".to_owned(),
+                kind: SchemaErrorKind::TooCostly {
+                    what,
+                    limit,
+                    cost,
+                    depth,
+                },
+            };
+            let cost = v.saturating_add(e);
+            if cost > limits.max_evaluations_per_value {
+                return Err(too_costly(
+                    "evaluations per value",
+                    limits.max_evaluations_per_value,
+                    cost,
+                ));
+            }
+            if nest > limits.max_evaluation_nesting {
+                return Err(too_costly(
+                    "nested evaluations",
+                    limits.max_evaluation_nesting,
+                    nest,
+                ));
+            }
+            std::mem::swap(&mut prev, &mut cur);
+        }
+        Ok(())
+    }
+
+    /// Nodes ordered so that in-place targets come before the nodes applying them.
+    ///
+    /// # Errors
+    /// `ReferenceLoop` naming a `$ref` on a loop of in-place applications.
+    fn in_place_order(&self) -> Result<Vec<usize>, SchemaError> {
+        let n = self.edges.len();
+        let mut pending_targets = vec![0usize; n];
+        let mut appliers: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (node, edges) in self.edges.iter().enumerate() {
+            for &(edge, target) in edges {
+                if edge.in_place() {
+                    if let Some(count) = pending_targets.get_mut(node) {
+                        *count += 1;
+                    }
+                    if let Some(list) = appliers.get_mut(target) {
+                        list.push(node);
+                    }
+                }
+            }
+        }
+        let mut ready: Vec<usize> = (0..n)
+            .filter(|&i| pending_targets.get(i) == Some(&0))
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(node) = ready.pop() {
+            order.push(node);
+            for &applier in appliers.get(node).map_or(&[][..], Vec::as_slice) {
+                if let Some(count) = pending_targets.get_mut(applier) {
+                    *count -= 1;
+                    if *count == 0 {
+                        ready.push(applier);
+                    }
+                }
+            }
+        }
+        if order.len() == n {
+            return Ok(order);
+        }
+        // Every node left has an in-place target left: follow them until one repeats.
+        let left = |i: usize| pending_targets.get(i).is_some_and(|&c| c > 0);
+        let mut seen = vec![false; n];
+        let mut node = (0..n).find(|&i| left(i)).unwrap_or(0);
+        let mut path = Vec::new();
+        while !seen.get(node).copied().unwrap_or(true) {
+            if let Some(s) = seen.get_mut(node) {
+                *s = true;
+            }
+            path.push(node);
+            let next = self.edges.get(node).and_then(|edges| {
+                edges
+                    .iter()
+                    .find(|&&(edge, target)| edge.in_place() && left(target))
+                    .map(|&(_, target)| target)
+            });
+            match next {
+                Some(next) => node = next,
+                None => break,
+            }
+        }
+        let start = path.iter().position(|&p| p == node).unwrap_or(0);
+        let cycle = path.get(start..).unwrap_or(&[]);
+        let culprit = self.refs.iter().find(|(from, to, _, _)| {
+            cycle.contains(from) && cycle.contains(to) && left(*from) && left(*to)
+        });
+        let (path, reference) = culprit
+            .or_else(|| self.refs.iter().find(|(from, _, _, _)| left(*from)))
+            .map_or(("".to_owned(), "#".to_owned()), |(_, _, p, r)| {
+                (p.clone(), r.clone())
+            });
+        Err(SchemaError {
+            path: fragment(&path),
+            kind: SchemaErrorKind::ReferenceLoop { reference },
+        })
+    }
+}
+
+/// The child applications of one node, for `child(S, d)`.
+#[derive(Default)]
+struct Child {
+    property: (u64, u64),
+    patterns: (u64, u64),
+    additional: (u64, u64),
+    item: (u64, u64),
+    contains: u64,
+}
+
+impl Child {
+    fn add(&mut self, edge: Edge, (v, e, _): (u64, u64, u64)) {
+        let max = |slot: &mut (u64, u64)| *slot = (slot.0.max(v), slot.1.max(e));
+        match edge {
+            Edge::Property => max(&mut self.property),
+            Edge::AdditionalProperties => max(&mut self.additional),
+            Edge::PrefixItem | Edge::Items => max(&mut self.item),
+            Edge::PatternProperty => {
+                self.patterns = (
+                    self.patterns.0.saturating_add(v),
+                    self.patterns.1.saturating_add(e),
+                );
+            }
+            Edge::Contains => self.contains = self.contains.saturating_add(v),
+            Edge::Alternative | Edge::Conjunct | Edge::Test => {}
+        }
+    }
+
+    /// `(child_v, child_e)`: the worst single child.
+    fn worst(&self) -> (u64, u64) {
+        let keyed = (
+            self.property.0.saturating_add(self.patterns.0),
+            self.property.1.saturating_add(self.patterns.1),
+        );
+        let item = (
+            self.item.0.saturating_add(self.contains),
+            self.item.1.saturating_add(self.contains),
+        );
+        (
+            keyed.0.max(self.additional.0).max(item.0),
+            keyed.1.max(self.additional.1).max(item.1),
+        )
+    }
+}
+
+impl Walk<'_> {
+    /// Checks one subschema at `path` and returns its node.
+    fn schema(&mut self, schema: &Value, path: &str, root: bool) -> Result<usize, SchemaError> {
+        let node = self.edges.len();
+        if node >= self.limits.max_subschemas {
+            return Err(SchemaError {
+                path: fragment(path),
+                kind: SchemaErrorKind::TooLarge {
+                    what: "subschemas",
+                    limit: self.limits.max_subschemas,
+                    used: node + 1,
+                },
+            });
+        }
+        self.edges.push(Vec::new());
+        let map = match schema {
+            Value::Bool(_) => return Ok(node),
+            Value::Object(map) => map,
+            _ => {
+                return Err(SchemaError {
+                    path: fragment(path),
+                    kind: SchemaErrorKind::BadValue {
+                        keyword: path.rsplit('/').next().unwrap_or_default().to_owned(),
+                        expected: "a schema (an object, or `true`/`false`)",
+                    },
+                });
+            }
+        };
+        // Document order is serde_json's (sorted keys); errors name the first in it.
+        for (keyword, value) in map {
+            let at = format!("{path}/{}", pointer_token(keyword));
+            let bad = |expected| SchemaError {
+                path: fragment(&at),
+                kind: SchemaErrorKind::BadValue {
+                    keyword: keyword.clone(),
+                    expected,
+                },
+            };
+            let rule = rule(keyword).map_err(|hint| SchemaError {
+                path: fragment(&at),
+                kind: SchemaErrorKind::UnsupportedKeyword {
+                    keyword: keyword.clone(),
+                    hint,
+                },
+            })?;
+            let edge = Edge::of(keyword);
+            match rule {
+                Rule::Schema => {
+                    let target = self.schema(value, &at, false)?;
+                    self.link(node, edge, target);
+                }
+                Rule::SchemaArray => {
+                    let items = value
+                        .as_array()
+                        .filter(|items| !items.is_empty())
+                        .ok_or_else(|| bad("a non-empty array of schemas"))?;
+                    for (i, item) in items.iter().enumerate() {
+                        let target = self.schema(item, &format!("{at}/{i}"), false)?;
+                        self.link(node, edge, target);
+                    }
+                }
+                Rule::SchemaMap | Rule::Defs => {
+                    if matches!(rule, Rule::Defs) && !root {
+                        return Err(self.unsupported(&at, keyword, "put `$defs` at the root"));
+                    }
+                    let entries = value
+                        .as_object()
+                        .ok_or_else(|| bad("an object whose values are schemas"))?;
+                    for (name, sub) in entries {
+                        let sub_at = format!("{at}/{}", pointer_token(name));
+                        if keyword == "patternProperties" {
+                            self.pattern(name, &sub_at)?;
+                        }
+                        if matches!(rule, Rule::Defs) && !is_def_name(name) {
+                            return Err(SchemaError {
+                                path: fragment(&sub_at),
+                                kind: SchemaErrorKind::BadValue {
+                                    keyword: keyword.clone(),
+                                    expected: "entries named with letters, digits, `_`, \
+                                               `-` and `.` only",
+                                },
+                            });
+                        }
+                        let target = self.schema(sub, &sub_at, false)?;
+                        if matches!(rule, Rule::Defs) {
+                            self.defs.insert(name.clone(), target);
+                        } else {
+                            self.link(node, edge, target);
+                        }
+                    }
+                }
+                Rule::Ref => {
+                    let reference = value.as_str().ok_or_else(|| bad("a string"))?;
+                    self.refs.push(PendingRef {
+                        from: node,
+                        path: at.clone(),
+                        reference: reference.to_owned(),
+                    });
+                }
+                Rule::Type => {
+                    let is_type = |v: &Value| {
+                        v.as_str().is_some_and(|t| {
+                            matches!(
+                                t,
+                                "null"
+                                    | "boolean"
+                                    | "object"
+                                    | "array"
+                                    | "number"
+                                    | "string"
+                                    | "integer"
+                            )
+                        })
+                    };
+                    let ok = is_type(value)
+                        || value
+                            .as_array()
+                            .is_some_and(|a| !a.is_empty() && a.iter().all(is_type));
+                    if !ok {
+                        return Err(bad(
+                            "a type name (null, boolean, object, array, number, string, \
+                             integer) or a non-empty array of them",
+                        ));
+                    }
+                }
+                Rule::Count => {
+                    value
+                        .as_u64()
+                        .ok_or_else(|| bad("a non-negative integer"))?;
+                }
+                Rule::Number => {
+                    if !value.is_number() {
+                        return Err(bad("a number"));
+                    }
+                }
+                Rule::Positive => {
+                    if !value.as_f64().is_some_and(|x| x > 0.0) {
+                        return Err(bad("a number greater than 0"));
+                    }
+                }
+                Rule::Names => {
+                    if !is_names(value) {
+                        return Err(bad("an array of property names"));
+                    }
+                }
+                Rule::DependentRequired => {
+                    if !value.as_object().is_some_and(|m| m.values().all(is_names)) {
+                        return Err(bad("an object whose values are arrays of property names"));
+                    }
+                }
+                Rule::Pattern => {
+                    let pattern = value.as_str().ok_or_else(|| bad("a string"))?;
+                    self.pattern(pattern, &at)?;
+                }
+                Rule::Text => {
+                    if !value.is_string() {
+                        return Err(bad("a string"));
+                    }
+                }
+                Rule::Flag => {
+                    if !value.is_boolean() {
+                        return Err(bad("`true` or `false`"));
+                    }
+                }
+                Rule::Values => {
+                    if !value.is_array() {
+                        return Err(bad("an array"));
+                    }
+                }
+                Rule::Any => {}
+                Rule::RootText => {
+                    if !root {
+                        return Err(self.unsupported(
+                            &at,
+                            keyword,
+                            "it is accepted at the root only (sub-resources are not supported)",
+                        ));
+                    }
+                    let text = value.as_str().ok_or_else(|| bad("a string"))?;
+                    if keyword == "$schema" && text.trim_end_matches('#') != DRAFT_2020_12 {
+                        return Err(bad(
+                            "\"https://json-schema.org/draft/2020-12/schema\": Morph schemas \
+                             are a subset of draft 2020-12",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(node)
+    }
+
+    fn link(&mut self, node: usize, edge: Option<Edge>, target: usize) {
+        if let (Some(edge), Some(edges)) = (edge, self.edges.get_mut(node)) {
+            edges.push((edge, target));
+        }
+    }
+
+    fn unsupported(&self, at: &str, keyword: &str, hint: &'static str) -> SchemaError {
+        SchemaError {
+            path: fragment(at),
+            kind: SchemaErrorKind::UnsupportedKeyword {
+                keyword: keyword.to_owned(),
+                hint,
+            },
+        }
+    }
+
+    /// Checks that `pattern` compiles with the linear-time engine within the size bound.
+    ///
+    /// `jsonschema` first rewrites ECMA-262 classes (`\d` to ASCII digits, ...), then
+    /// compiles with the same engine; this check gives the precise reason, and
+    /// `jsonschema`'s own refusal (`Rejected`) remains for what the rewriting changes.
+    fn pattern(&self, pattern: &str, at: &str) -> Result<(), SchemaError> {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(self.limits.max_regex_bytes)
+            .dfa_size_limit(self.limits.max_regex_bytes)
+            .build()
+            .map(drop)
+            .map_err(|e| SchemaError {
+                path: fragment(at),
+                kind: SchemaErrorKind::BadPattern {
+                    pattern: shorten(pattern),
+                    why: shorten(&e.to_string()),
+                },
+            })
+    }
+}
+
+/// Whether `value` is an array of strings.
+fn is_names(value: &Value) -> bool {
+    value
+        .as_array()
+        .is_some_and(|names| names.iter().all(Value::is_string))
+}
+
+/// `$defs` names that read the same as a JSON pointer token and in a URI fragment.
+fn is_def_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn compile(schema: &Value) -> Result<Schema, SchemaError> {
+        Schema::compile(&schema.to_string())
+    }
+
+    fn refused(schema: &Value) -> SchemaError {
+        match compile(schema) {
+            Ok(_) => panic!("accepted {schema}"),
+            Err(e) => e,
+        }
+    }
+
+    /// A value nested `depth` arrays deep around `leaf`.
+    fn nested(depth: usize, leaf: &str) -> Value {
+        serde_json::from_str(&format!("{}{leaf}{}", "[".repeat(depth), "]".repeat(depth))).unwrap()
+    }
+
+    // Issue 7: a backtracking pattern under `unevaluatedProperties` made jsonschema
+    // unwrap a fancy-regex error. The keyword is outside the dialect, and so is the
+    // backreference that makes fancy-regex backtrack.
+    #[test]
+    fn backtracking_pattern_under_unevaluated_properties_is_refused() {
+        let e = refused(&json!({
+            "patternProperties": {"^(a+)+\\1$": {"type": "string"}},
+            "unevaluatedProperties": false
+        }));
+        assert_eq!(e.path, "#/patternProperties/^(a+)+\\1$");
+        assert!(
+            matches!(e.kind, SchemaErrorKind::BadPattern { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("backreferences"), "{e}");
+
+        let e = refused(&json!({
+            "patternProperties": {"(a+)+$": {"type": "string"}},
+            "unevaluatedProperties": false
+        }));
+        assert_eq!(e.path, "#/unevaluatedProperties");
+        assert_eq!(
+            e.kind,
+            SchemaErrorKind::UnsupportedKeyword {
+                keyword: "unevaluatedProperties".to_owned(),
+                hint: rule("unevaluatedProperties").err().unwrap(),
+            }
+        );
+        assert!(e.to_string().contains("use `additionalProperties`"), "{e}");
+    }
+
+    // The same attack on the dialect's own keywords: patterns run on the linear-time
+    // engine, so a pathological key is just a mismatch.
+    #[test]
+    fn nested_quantifiers_run_in_linear_time() {
+        let schema = compile(&json!({
+            "patternProperties": {"^(a+)+$": {"type": "string"}},
+            "additionalProperties": false
+        }))
+        .unwrap();
+        let mut map = serde_json::Map::new();
+        map.insert(format!("{}b", "a".repeat(10_000)), json!(1));
+        let e = schema.check(&Value::Object(map)).unwrap_err();
+        assert!(matches!(e, Violation::Mismatch { .. }), "{e:?}");
+        assert!(e.to_string().len() < 4 * MAX_MESSAGE_CHARS, "{e}");
+    }
+
+    // The unchecked library really does panic on it: this is what the dialect prevents,
+    // and what `catch_unwind` would turn into an error if it slipped through.
+    #[test]
+    fn upstream_still_panics_on_the_attack() {
+        let schema = json!({
+            "patternProperties": {"^(a+)+\\1$": {"type": "string"}},
+            "unevaluatedProperties": false
+        });
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let mut map = serde_json::Map::new();
+        map.insert(format!("{}b", "a".repeat(40)), json!(1));
+        let instance = Value::Object(map);
+        let caught = catch_unwind(AssertUnwindSafe(|| validator.is_valid(&instance)));
+        let message = panic_message(&*caught.unwrap_err());
+        assert!(message.contains("BacktrackLimitExceeded"), "{message}");
+    }
+
+    // Issue 7: `anyOf` whose branches both recurse doubles the work at every level.
+    #[test]
+    fn exponential_any_of_is_refused_at_compile_time() {
+        let e = refused(&json!({
+            "$defs": {"n": {"anyOf": [
+                {"type": "array", "items": {"$ref": "#/$defs/n"}},
+                {"type": "array", "items": {"$ref": "#/$defs/n"}}
+            ]}},
+            "$ref": "#/$defs/n"
+        }));
+        let SchemaErrorKind::TooCostly {
+            what, limit, depth, ..
+        } = e.kind
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(what, "evaluations per value");
+        assert_eq!(limit, LIMITS.max_evaluations_per_value);
+        assert!((5..=10).contains(&depth), "refused at depth {depth}");
+        assert!(e.to_string().contains("multiply at every level"), "{e}");
+    }
+
+    // A loop of `$ref`s that never descends would recurse until the stack overflows
+    // (an abort, not a panic): refused, naming the reference.
+    #[test]
+    fn reference_loop_is_refused() {
+        let e = refused(&json!({
+            "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}},
+            "$ref": "#/$defs/a"
+        }));
+        assert!(
+            matches!(e.kind, SchemaErrorKind::ReferenceLoop { .. }),
+            "{e:?}"
+        );
+        assert!(e.path.starts_with("#/$defs/"), "{e:?}");
+        let e = refused(&json!({"not": {"$ref": "#"}}));
+        assert_eq!(e.path, "#/not/$ref");
+        assert!(e.to_string().contains("never end"), "{e}");
+    }
+
+    // A recursive schema with one descending branch per level is fine, and a wide
+    // one-level union is fine.
+    #[test]
+    fn recursive_tree_and_wide_union_are_accepted() {
+        let tree = compile(&json!({
+            "$defs": {"node": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}
+                },
+                "required": ["name"],
+                "additionalProperties": false
+            }},
+            "$ref": "#/$defs/node"
+        }))
+        .unwrap();
+        let mut value = json!({"name": "leaf"});
+        for _ in 0..31 {
+            value = json!({"name": "n", "children": [value]});
+        }
+        assert_eq!(tree.check(&value), Ok(()));
+        let e = tree
+            .check(&json!({"name": "n", "children": [{"name": 1}]}))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "at /children/0/name: 1 is not of type \"string\""
+        );
+
+        let variants: Vec<Value> = (0..20)
+            .map(|i| {
+                json!({
+                    "type": "object",
+                    "properties": {"kind": {"const": format!("k{i}")}, "data": {"$ref": "#/$defs/data"}},
+                    "required": ["kind"]
+                })
+            })
+            .collect();
+        let union = compile(&json!({
+            "$defs": {"data": {"type": "object", "additionalProperties": {"type": "string"}}},
+            "oneOf": variants
+        }))
+        .unwrap();
+        assert_eq!(
+            union.check(&json!({"kind": "k7", "data": {"a": "b"}})),
+            Ok(())
+        );
+        assert!(union.check(&json!({"kind": "k99"})).is_err());
+    }
+
+    // The schemas of extensions/hello and extensions/adversary, and the defaults.
+    #[test]
+    fn sample_schemas_compile_and_check_as_before() {
+        let greet_in = compile(&json!({
+            "type": "object",
+            "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+            "required": ["name"],
+            "additionalProperties": false
+        }))
+        .unwrap();
+        assert_eq!(greet_in.check(&json!({"name": "Ada"})), Ok(()));
+        let e = greet_in.check(&json!({"name": "Ada", "x": 1})).unwrap_err();
+        assert!(e.to_string().contains("Additional properties"), "{e}");
+        let e = greet_in.check(&json!({})).unwrap_err();
+        assert_eq!(e.to_string(), "\"name\" is a required property");
+
+        let greet_out = compile(&json!({
+            "type": "object",
+            "properties": {
+                "greeting": {"type": "string"},
+                "count": {"type": "integer", "minimum": 1}
+            },
+            "required": ["greeting", "count"]
+        }))
+        .unwrap();
+        assert_eq!(
+            greet_out.check(&json!({"greeting": "hi", "count": 1})),
+            Ok(())
+        );
+        let e = greet_out
+            .check(&json!({"greeting": "hi", "count": 0}))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "at /count: 0 is less than the minimum of 1");
+
+        let count_words = compile(&json!({
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"]
+        }))
+        .unwrap();
+        assert_eq!(count_words.check(&json!({"text": "a b"})), Ok(()));
+
+        let n = compile(&json!(
+            {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}, "required": ["n"]}
+        ))
+        .unwrap();
+        assert_eq!(n.check(&json!({"n": 3})), Ok(()));
+        assert!(n.check(&json!({"n": -1})).is_err());
+
+        let greeted = compile(&json!({
+            "type": "object", "properties": {"name": {"type": "string"}}
+        }))
+        .unwrap();
+        assert_eq!(greeted.check(&json!({"name": "Ada"})), Ok(()));
+
+        // `ActionInfo`'s default schemas.
+        let any = Schema::compile("{}").unwrap();
+        assert_eq!(any.check(&json!([1, {"a": null}])), Ok(()));
+        assert_eq!(Schema::compile("true").unwrap().check(&json!(1)), Ok(()));
+    }
+
+    // A realistic schema using most of the dialect.
+    #[test]
+    fn the_dialect_is_usable() {
+        let schema = compile(&json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://example.com/issue.json",
+            "title": "Issue",
+            "description": "An issue to file.",
+            "$comment": "kept in sync with the tracker",
+            "type": "object",
+            "properties": {
+                "title": {"type": "string", "minLength": 1, "maxLength": 120},
+                "labels": {"type": "array", "items": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
+                           "uniqueItems": true, "maxItems": 10},
+                "priority": {"enum": ["low", "normal", "high"], "default": "normal"},
+                "estimate": {"type": ["number", "null"], "minimum": 0, "exclusiveMaximum": 1000,
+                             "multipleOf": 0.5},
+                "due": {"type": "string", "format": "date"},
+                "point": {"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}],
+                          "items": false, "minItems": 2},
+                "meta": {"type": "object", "patternProperties": {"^x-": {"type": "string"}},
+                         "additionalProperties": false, "maxProperties": 8},
+                "assignee": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/user"}]},
+                "kind": {"const": "issue"}
+            },
+            "required": ["title"],
+            "dependentRequired": {"due": ["estimate"]},
+            "if": {"properties": {"priority": {"const": "high"}}},
+            "then": {"required": ["assignee"]},
+            "not": {"required": ["id"]},
+            "allOf": [{"contains": {"const": 1}, "minContains": 0}],
+            "$defs": {"user": {"type": "object", "properties": {"login": {"type": "string"}},
+                               "required": ["login"], "examples": [{"login": "ada"}],
+                               "deprecated": false, "readOnly": true}}
+        }))
+        .unwrap();
+        let good = json!({
+            "title": "Crash", "labels": ["bug"], "priority": "high", "estimate": 1.5,
+            "due": "not-a-date (format is annotation only)", "point": [1, 2],
+            "meta": {"x-a": "b"}, "assignee": {"login": "ada"}, "kind": "issue"
+        });
+        assert_eq!(schema.check(&good), Ok(()));
+        let bad = json!({"title": "Crash", "priority": "high", "labels": ["Bug"]});
+        let e = schema.check(&bad).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"assignee\" is a required property"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("at /labels/0"), "{e}");
+    }
+
+    #[test]
+    fn unknown_and_unsupported_keywords_are_refused_with_a_hint() {
+        let e = refused(&json!({"properties": {"a": {"type": "string", "nulable": true}}}));
+        assert_eq!(e.path, "#/properties/a/nulable");
+        assert!(matches!(
+            &e.kind,
+            SchemaErrorKind::UnsupportedKeyword { keyword, .. } if keyword == "nulable"
+        ));
+        assert!(
+            e.to_string().starts_with(
+                "uses `nulable` at #/properties/a/nulable, which is not in the Morph schema dialect"
+            ),
+            "{e}"
+        );
+
+        for (schema, keyword, hint) in [
+            (json!({"definitions": {}}), "definitions", "`$defs`"),
+            (
+                json!({"propertyNames": {"maxLength": 3}}),
+                "propertyNames",
+                "patternProperties",
+            ),
+            (
+                json!({"items": {"$dynamicRef": "#x"}}),
+                "$dynamicRef",
+                "`$ref`",
+            ),
+            (
+                json!({"unevaluatedItems": false}),
+                "unevaluatedItems",
+                "`items`",
+            ),
+            (
+                json!({"properties": {"a": {"$defs": {}}}}),
+                "$defs",
+                "at the root",
+            ),
+            (json!({"items": {"$id": "x"}}), "$id", "root only"),
+        ] {
+            let e = refused(&schema);
+            assert!(
+                matches!(&e.kind, SchemaErrorKind::UnsupportedKeyword { keyword: k, .. } if k == keyword),
+                "{schema}: {e:?}"
+            );
+            assert!(e.to_string().contains(hint), "{schema}: {e}");
+        }
+        // A property *named* like a keyword is data, not a keyword.
+        assert!(compile(&json!({"properties": {"unevaluatedProperties": {}, "$ref": {}}})).is_ok());
+        // So are `const`, `default` and `enum` values.
+        assert!(compile(&json!({"default": {"$ref": "https://evil.example/"}})).is_ok());
+    }
+
+    #[test]
+    fn bad_keyword_values_are_refused() {
+        for (schema, path) in [
+            (json!({"type": "text"}), "#/type"),
+            (json!({"items": [{"type": "string"}]}), "#/items"),
+            (json!({"anyOf": []}), "#/anyOf"),
+            (json!({"minLength": -1}), "#/minLength"),
+            (json!({"multipleOf": 0}), "#/multipleOf"),
+            (json!({"required": [1]}), "#/required"),
+            (
+                json!({"$schema": "http://json-schema.org/draft-07/schema#"}),
+                "#/$schema",
+            ),
+            (json!({"$defs": {"a b": {}}}), "#/$defs/a b"),
+        ] {
+            let e = refused(&schema);
+            assert!(
+                matches!(e.kind, SchemaErrorKind::BadValue { .. }),
+                "{schema}: {e:?}"
+            );
+            assert_eq!(e.path, path, "{schema}");
+        }
+        let e = refused(&json!({"pattern": "(?<=a)b"}));
+        assert!(
+            matches!(e.kind, SchemaErrorKind::BadPattern { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("look-around"), "{e}");
+    }
+
+    #[test]
+    fn references_stay_inside_the_schema() {
+        for (schema, path, why) in [
+            (
+                json!({"$ref": "https://evil.example/s.json"}),
+                "#/$ref",
+                "outside itself",
+            ),
+            (
+                json!({"items": {"$ref": "other.json#/x"}}),
+                "#/items/$ref",
+                "outside itself",
+            ),
+            (json!({"$ref": "#/properties/a"}), "#/$ref", "only `#` and"),
+            (
+                json!({"$ref": "#/$defs/missing"}),
+                "#/$ref",
+                "no such entry",
+            ),
+        ] {
+            let e = refused(&schema);
+            let SchemaErrorKind::BadReference { why: w, .. } = e.kind else {
+                panic!("{schema}: {e:?}")
+            };
+            assert!(w.contains(why), "{schema}: {w}");
+            assert_eq!(e.path, path, "{schema}");
+        }
+    }
+
+    #[test]
+    fn instance_depth_is_bounded_before_validation() {
+        let schema = compile(&json!({})).unwrap();
+        assert_eq!(schema.check(&nested(64, "1")), Ok(()));
+        assert_eq!(
+            schema.check(&nested(65, "1")),
+            Err(Violation::TooDeep { limit: 64 })
+        );
+        assert!(
+            Violation::TooDeep { limit: 64 }
+                .to_string()
+                .contains("more than 64 levels")
+        );
+        assert_eq!(json_depth(&json!(1), 10), 0);
+        assert_eq!(json_depth(&json!([]), 10), 1);
+        assert_eq!(json_depth(&json!({"a": [1, {"b": []}]}), 10), 4);
+        assert_eq!(json_depth(&nested(100, "1"), 10), 11);
+    }
+
+    #[test]
+    fn schema_size_is_bounded() {
+        let big = format!(
+            r#"{{"description": "{}"}}"#,
+            "x".repeat(LIMITS.max_schema_bytes)
+        );
+        let e = Schema::compile(&big).unwrap_err();
+        assert_eq!(
+            e.kind,
+            SchemaErrorKind::TooLarge {
+                what: "bytes",
+                limit: LIMITS.max_schema_bytes,
+                used: big.len()
+            }
+        );
+
+        let deep = format!("{}{{}}{}", r#"{"not":"#.repeat(40), "}".repeat(40));
+        let e = Schema::compile(&deep).unwrap_err();
+        assert!(
+            matches!(
+                e.kind,
+                SchemaErrorKind::TooLarge {
+                    what: "levels of nesting",
+                    limit: 32,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+
+        let many: serde_json::Map<String, Value> =
+            (0..600).map(|i| (format!("p{i}"), json!({}))).collect();
+        let e = refused(&json!({"properties": many}));
+        assert_eq!(
+            e.kind,
+            SchemaErrorKind::TooLarge {
+                what: "subschemas",
+                limit: 512,
+                used: 513
+            }
+        );
+
+        let e = Schema::compile("{").unwrap_err();
+        assert!(matches!(e.kind, SchemaErrorKind::NotJson { .. }), "{e:?}");
+    }
+
+    // In-place chains nest the validator's recursion at every level of the value.
+    #[test]
+    fn evaluation_nesting_is_bounded() {
+        let mut defs = serde_json::Map::new();
+        for i in 0..8 {
+            defs.insert(
+                format!("d{i}"),
+                json!({"allOf": [{"$ref": format!("#/$defs/d{}", i + 1)}]}),
+            );
+        }
+        defs.insert("d8".to_owned(), json!({"items": {"$ref": "#/$defs/d0"}}));
+        let e = refused(&json!({"$defs": defs, "$ref": "#/$defs/d0"}));
+        assert!(
+            matches!(
+                e.kind,
+                SchemaErrorKind::TooCostly {
+                    what: "nested evaluations",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    // The cost model against jsonschema itself: the recursive `anyOf`, accepted under a
+    // generous budget for a shallow depth, really does the work the model predicts
+    // (counted with a pattern the instance's strings hit once per evaluation would be
+    // nicer; here the refusal depth is what matters and is checked above).
+    #[test]
+    fn cost_model_grows_like_the_attack() {
+        let limits = Limits {
+            max_instance_depth: 6,
+            max_evaluations_per_value: 1 << 20,
+            ..LIMITS
+        };
+        let text = json!({
+            "$defs": {"n": {"anyOf": [
+                {"type": "array", "items": {"$ref": "#/$defs/n"}},
+                {"type": "array", "items": {"$ref": "#/$defs/n"}}
+            ]}},
+            "$ref": "#/$defs/n"
+        })
+        .to_string();
+        let schema = Schema::compile_with(&text, &limits).unwrap();
+        let e = schema.check(&nested(6, "1")).unwrap_err();
+        assert!(matches!(e, Violation::Mismatch { .. }), "{e:?}");
+        assert_eq!(
+            schema.check(&nested(7, "1")),
+            Err(Violation::TooDeep { limit: 6 })
+        );
+    }
+
+    #[test]
+    fn schema_is_send_sync_and_cheap_to_clone() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Schema>();
+    }
+
+    #[test]
+    fn messages_are_shortened() {
+        let schema = compile(&json!({"type": "integer"})).unwrap();
+        let e = schema.check(&json!("x".repeat(10_000))).unwrap_err();
+        assert!(
+            e.to_string().len() <= MAX_MESSAGE_CHARS + 3,
+            "{}",
+            e.to_string().len()
+        );
+        assert_eq!(
+            shorten("é".repeat(300).as_str()).chars().count(),
+            MAX_MESSAGE_CHARS + 3
+        );
+    }
+}
