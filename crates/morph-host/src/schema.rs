@@ -712,12 +712,49 @@ impl Graph {
 
     /// Checks the budget of the module docs against `limits`.
     fn check_budget(&self, limits: &Limits) -> Result<(), SchemaError> {
+        let worst = self.worst_case(limits.max_instance_depth)?;
+        for (depth, &(cost, nesting)) in worst.iter().enumerate() {
+            let too_costly = |budget, limit, cost| SchemaError {
+                path: "#".to_owned(),
+                kind: SchemaErrorKind::TooCostly {
+                    budget,
+                    limit,
+                    cost,
+                    depth,
+                },
+            };
+            if cost > limits.max_evaluations_per_value {
+                return Err(too_costly(
+                    Budget::Evaluations,
+                    limits.max_evaluations_per_value,
+                    cost,
+                ));
+            }
+            if nesting > limits.max_evaluation_nesting {
+                return Err(too_costly(
+                    Budget::Nesting,
+                    limits.max_evaluation_nesting,
+                    nesting,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// For each depth `d` in `0..=max_depth`: the most evaluations (`v + e` of the module
+    /// docs) at one value `d` levels below the root of a checked value, and the most
+    /// evaluations nested inside each other on the way to it. Saturating.
+    ///
+    /// # Errors
+    /// `ReferenceLoop`.
+    fn worst_case(&self, max_depth: usize) -> Result<Vec<(u64, u64)>, SchemaError> {
         let order = self.in_place_order()?;
         let n = self.edges.len();
         // Per node: (v, e, nesting) at the previous and the current depth.
         let mut prev = vec![(0u64, 0u64, 0u64); n];
         let mut cur = vec![(0u64, 0u64, 0u64); n];
-        for depth in 0..=limits.max_instance_depth {
+        let mut worst = Vec::with_capacity(max_depth + 1);
+        for depth in 0..=max_depth {
             for &node in &order {
                 let own = u64::from(depth == 0);
                 let (mut v, mut e, mut nest) = (own, own, 0u64);
@@ -749,33 +786,10 @@ impl Graph {
                 }
             }
             let (v, e, nest) = cur.first().copied().unwrap_or_default();
-            let too_costly = |budget, limit, cost| SchemaError {
-                path: "#".to_owned(),
-                kind: SchemaErrorKind::TooCostly {
-                    budget,
-                    limit,
-                    cost,
-                    depth,
-                },
-            };
-            let cost = v.saturating_add(e);
-            if cost > limits.max_evaluations_per_value {
-                return Err(too_costly(
-                    Budget::Evaluations,
-                    limits.max_evaluations_per_value,
-                    cost,
-                ));
-            }
-            if nest > limits.max_evaluation_nesting {
-                return Err(too_costly(
-                    Budget::Nesting,
-                    limits.max_evaluation_nesting,
-                    nest,
-                ));
-            }
+            worst.push((v.saturating_add(e), nest));
             std::mem::swap(&mut prev, &mut cur);
         }
-        Ok(())
+        Ok(worst)
     }
 
     /// Nodes ordered so that in-place targets come before the nodes applying them.
@@ -1687,6 +1701,159 @@ mod tests {
             matches!(result, Err(Violation::Mismatch { .. })),
             "{result:?}"
         );
+    }
+
+    /// Counts evaluations per instance value: a custom keyword added to every schema
+    /// object runs once per evaluation of that object, in both modes.
+    #[derive(Clone, Default)]
+    struct Counter(Arc<std::sync::Mutex<HashMap<usize, u64>>>);
+
+    impl jsonschema::Keyword for Counter {
+        fn validate<'i>(
+            &self,
+            instance: &'i Value,
+            _: &jsonschema::paths::LazyLocation<'_, '_>,
+        ) -> Result<(), jsonschema::ValidationError<'i>> {
+            self.is_valid(instance);
+            Ok(())
+        }
+        fn is_valid(&self, instance: &Value) -> bool {
+            let key = std::ptr::from_ref(instance) as usize;
+            *self.0.lock().unwrap().entry(key).or_default() += 1;
+            true
+        }
+    }
+
+    /// `schema` with `"!count": true` in every schema object.
+    fn instrumented(schema: &Value) -> Value {
+        fn walk(schema: &Value) -> Value {
+            let Value::Object(map) = schema else {
+                return schema.clone();
+            };
+            let mut out = serde_json::Map::new();
+            for (keyword, value) in map {
+                let value = match (keyword.as_str(), value) {
+                    ("properties" | "patternProperties" | "$defs", Value::Object(m)) => {
+                        Value::Object(m.iter().map(|(k, v)| (k.clone(), walk(v))).collect())
+                    }
+                    ("allOf" | "anyOf" | "oneOf" | "prefixItems", Value::Array(a)) => {
+                        Value::Array(a.iter().map(walk).collect())
+                    }
+                    (
+                        "not"
+                        | "if"
+                        | "then"
+                        | "else"
+                        | "items"
+                        | "contains"
+                        | "additionalProperties",
+                        v,
+                    ) => walk(v),
+                    (_, v) => v.clone(),
+                };
+                out.insert(keyword.clone(), value);
+            }
+            out.insert("!count".to_owned(), json!(true));
+            Value::Object(out)
+        }
+        walk(schema)
+    }
+
+    /// The most evaluations jsonschema makes at one value per depth, running a check the
+    /// way [`Schema::check`] does (`is_valid`, then `iter_errors` on failure).
+    fn measured(schema: &Value, instance: &Value) -> Vec<u64> {
+        let counter = Counter::default();
+        let for_keyword = counter.clone();
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .with_keyword("!count", move |_, _, _| {
+                Ok(Box::new(for_keyword.clone()) as Box<dyn jsonschema::Keyword>)
+            })
+            .build(&instrumented(schema))
+            .unwrap();
+        if !validator.is_valid(instance) {
+            let _ = validator.iter_errors(instance).count();
+        }
+        let counts = counter.0.lock().unwrap();
+        let mut worst = Vec::new();
+        let mut stack = vec![(instance, 0usize)];
+        while let Some((value, depth)) = stack.pop() {
+            if worst.len() <= depth {
+                worst.resize(depth + 1, 0);
+            }
+            let count = counts.get(&(std::ptr::from_ref(value) as usize)).copied();
+            worst[depth] = worst[depth].max(count.unwrap_or(0));
+            match value {
+                Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+                Value::Object(map) => stack.extend(map.values().map(|v| (v, depth + 1))),
+                _ => {}
+            }
+        }
+        worst
+    }
+
+    /// The model's prediction per depth, for values up to `depth` deep.
+    fn predicted(schema: &Value, depth: usize) -> Vec<u64> {
+        let limits = Limits {
+            max_instance_depth: depth,
+            ..LIMITS
+        };
+        let graph = Graph::build(schema, &limits).unwrap();
+        graph
+            .worst_case(depth)
+            .unwrap()
+            .into_iter()
+            .map(|(cost, _)| cost)
+            .collect()
+    }
+
+    // The budget is an upper bound of what jsonschema 0.33 really does, and exact for
+    // the attack: checked by counting evaluations with an instrumented copy of each
+    // schema, on values built to fail at the bottom (the worst case for `anyOf`).
+    #[test]
+    fn cost_model_bounds_jsonschema() {
+        let attack = json!({
+            "$defs": {"n": {"anyOf": [
+                {"type": "array", "items": {"$ref": "#/$defs/n"}},
+                {"type": "array", "items": {"$ref": "#/$defs/n"}}
+            ]}},
+            "$ref": "#/$defs/n"
+        });
+        let chain = json!({
+            "$defs": {"a": {"anyOf": [{"$ref": "#/$defs/b"}]}, "b": {"oneOf": [{"$ref": "#/$defs/c"}, {"type": "array"}]},
+                      "c": {"not": {"type": "string"}, "allOf": [{"type": "integer"}, {"minimum": 5}]}},
+            "items": {"$ref": "#/$defs/a"},
+            "if": {"type": "array"}, "then": {"maxItems": 9}, "else": false
+        });
+        let tree = json!({
+            "$defs": {"t": {"type": "object", "properties": {
+                "v": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                "kids": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
+                "patternProperties": {"^k": {"type": "array"}, "^ki": {"maxItems": 1}},
+                "additionalProperties": false}},
+            "$ref": "#/$defs/t"
+        });
+        let mut deep_tree = json!({"v": null});
+        for _ in 0..6 {
+            deep_tree = json!({"v": 1, "kids": [deep_tree]});
+        }
+        for (name, schema, instance, depth) in [
+            ("attack", &attack, nested(8, "1"), 8),
+            ("chain", &chain, json!([1, 2, [3]]), 2),
+            ("tree", &tree, deep_tree, 13),
+        ] {
+            let predicted = predicted(schema, depth);
+            let measured = measured(schema, &instance);
+            assert!(measured.iter().any(|&m| m > 0), "{name}: nothing counted");
+            for (d, (&m, &p)) in measured.iter().zip(&predicted).enumerate() {
+                assert!(m <= p, "{name}: depth {d}: measured {m} > predicted {p}");
+            }
+            if name == "attack" {
+                // Exact: [10, 28, 72, 176, 416, 960, 2176, 4864, 10752].
+                assert_eq!(measured, predicted, "{name}");
+            }
+        }
     }
 
     #[test]
