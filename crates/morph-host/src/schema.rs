@@ -3,8 +3,9 @@
 //! A schema an extension declares is untrusted input, like the module itself. The
 //! `jsonschema` crate is a general validator: it accepts every draft, remote references,
 //! backtracking regular expressions and combinators whose cost grows exponentially with
-//! the depth of the value; and it has no step budget and a few `unwrap`s on paths that
-//! untrusted schemas reach. So this module stands in front of it:
+//! the depth of the value; it has no step budget, keeps a lazily compiled copy of a
+//! recursive `$ref` for every path a value takes through it, and has `unwrap`s on paths
+//! untrusted schemas reach (issue 7). So this module stands in front of it:
 //!
 //! 1. **Size first.** The schema text, its JSON nesting and its number of subschemas are
 //!    bounded ([`LIMITS`]) before anything walks it.
@@ -12,38 +13,41 @@
 //!    dialect* (`docs/schemas.md`): a subset of draft 2020-12 whose every keyword has a
 //!    known, bounded cost in `jsonschema`. Anything else is refused with the keyword, its
 //!    location (`#/properties/a/unevaluatedProperties`) and what to use instead.
-//!    `$ref` may only name the root (`#`) or an entry of the root's `$defs`; patterns must
-//!    compile with the linear-time `regex` crate, which `jsonschema` is then told to use.
+//!    `$ref` may only name the root (`#`) or an entry of the root's `$defs`, and may not
+//!    recurse; patterns must compile with the linear-time `regex` crate, which
+//!    `jsonschema` is then told to use.
 //! 3. **A static budget.** `jsonschema` cannot be interrupted, so the cost is bounded
-//!    before validation ever runs: see "The budget" below. A schema whose worst case
-//!    exceeds the budget is refused at load.
-//! 4. **Bounded values.** [`Schema::check`] refuses a value nested deeper than the depth
-//!    the budget was computed for, without recursion.
+//!    before validation ever runs (below). A schema whose worst case per value exceeds
+//!    the budget, or whose compiled form (every `$ref` inlined) is too large, is refused
+//!    at load.
+//! 4. **A budget per check.** [`Schema::check`] measures the value first, without
+//!    recursion: too deep, or too large for this schema's cost per value, and it is
+//!    refused unchecked.
 //! 5. **No panic escapes.** Every call into `jsonschema` runs under
 //!    [`std::panic::catch_unwind`]; a panic becomes an error. The dialect exists so that
 //!    this never fires: if it does, the default panic hook still prints the message,
 //!    which is deliberate (it is an upstream bug that slipped past the dialect, and
 //!    swapping the process-wide hook from a library would race with other threads).
 //!    This relies on the host being built with `panic = "unwind"` (the default; only the
-//!    extensions' `ext` profile aborts).
+//!    extensions' `ext` profile aborts). A stack overflow is an abort, not a panic: the
+//!    nesting budget keeps it out of reach.
 //!
 //! # The budget
 //!
 //! Validation work is counted in *evaluations*: one schema object applied to one value
-//! of the instance. Let `N(J)` be the number of evaluations at instance node `J`. The
-//! total work of a check is `Σ_J N(J) × w(J)`, where `w(J)`, the work of one evaluation
-//! apart from its subschemas, is linear in what `J` itself holds (its string for
-//! `pattern`, its keys for `properties`; for `enum`, `const` and `uniqueItems` the values
-//! compared, so at most the size of `J`'s subtree). If `N(J) ≤ K` for every node, a
-//! check costs `O(K × instance size × depth)` at worst and `O(K × instance size)` for
-//! every schema without `enum`/`const`/`uniqueItems` on containers.
+//! of the instance, weighted by what the object's own keywords walk in the schema (1 +
+//! its `properties`, `required`, branches, `enum`/`const` values...). The work of one
+//! evaluation apart from that is linear in what the value itself holds (its string for
+//! `pattern`, its keys for `properties`; for `enum`, `const` and `uniqueItems`, at most
+//! its subtree). So if `K(d)` bounds the weighted evaluations at any one value `d` levels
+//! deep, a check costs about `Σ_d K(d) × size(values at depth d)`, which
+//! [`Schema::check`] computes from the value's shape before validating.
 //!
 //! `K` is computed from the schema alone, for every depth up to the instance depth bound
 //! `D`, by following how `jsonschema` 0.33 applies each keyword (read from its source):
 //!
-//! - in place (same instance node): `allOf`, `anyOf`, `oneOf`, `not`, `if`, `then`,
-//!   `else`, `$ref`. These may not form a loop: a loop of `$ref`s that never descends
-//!   into the value would never end, and is refused.
+//! - in place (same instance value): `allOf`, `anyOf`, `oneOf`, `not`, `if`, `then`,
+//!   `else`, `$ref`;
 //! - to a child: `properties`, `patternProperties`, `additionalProperties` (a key gets
 //!   at most one `properties` entry, every matching pattern, or else
 //!   `additionalProperties`), `prefixItems`, `items` (an item gets one of them),
@@ -53,25 +57,33 @@
 //! once. `iter_errors` (`e`), used only to explain a failure, first asks `is_valid` of
 //! each `anyOf`/`oneOf` branch, `not` and `if`, then collects the errors of each branch:
 //! so at such a node a branch is evaluated in both modes. With `c` ranging over the
-//! targets of a node `S`:
+//! targets of a node `S` and `w(S)` its weight:
 //!
 //! ```text
-//! v(S, 0) = 1 + Σ_in-place v(c, 0)
-//! v(S, d) =     Σ_in-place v(c, d) + child_v(S, d-1)            (d ≥ 1)
-//! e(S, d) = [d = 0] + Σ_allOf,$ref,then,else e(c, d) + Σ_anyOf,oneOf (v + e)(c, d)
+//! v(S, 0) = w(S) + Σ_in-place v(c, 0)
+//! v(S, d) =        Σ_in-place v(c, d) + child_v(S, d-1)            (d ≥ 1)
+//! e(S, d) = [d = 0] w(S) + Σ_allOf,$ref,then,else e(c, d) + Σ_anyOf,oneOf (v + e)(c, d)
 //!           + Σ_not,if v(c, d) + child_e(S, d-1)
 //! child(S, d) = max( max_properties(c, d) + Σ_patternProperties(c, d),
 //!                    additionalProperties(c, d),
 //!                    max(max_prefixItems(c, d), items(c, d)) + contains_v(c, d) )
 //! ```
 //!
-//! `v(S, d)` bounds the evaluations at one node `d` levels below a node where `S` is
+//! `v(S, d)` bounds the evaluations at one value `d` levels below a value where `S` is
 //! applied (`max` over alternatives that exclude each other is an upper bound of the
-//! worst child: a sum of maxima bounds the maximum of sums). A check runs `is_valid`,
-//! then `iter_errors` only on failure, so `K = max_{d ≤ D} v(root, d) + e(root, d)`.
-//! The recursive `anyOf` of issue 7 doubles at each level (`K ≈ 2^D`) and is refused;
-//! a recursive tree schema costs a small constant. The same walk bounds the nesting of
-//! evaluations (the stack `jsonschema` recurses on), so no check can overflow the stack.
+//! worst child: a sum of maxima bounds the maximum of sums). A schema is refused if
+//! `v + e` at the root exceeds [`Limits::max_cost_per_value`] at any depth. A check runs
+//! `is_valid` within `Σ_d v(root, d) × size_d ≤` [`Limits::max_check_cost`], then, on
+//! failure, `iter_errors` if `Σ_d e(root, d) × size_d` (each error-building evaluation
+//! weighted [`EXPLAIN_WEIGHT`]) fits the same budget, else it reports the mismatch
+//! without saying where. A test counts `jsonschema`'s evaluations with an instrumented
+//! schema: the model matches them exactly on the issue-7 attack and bounds them on the
+//! others. The same walk bounds the nesting of evaluations (the stack `jsonschema`
+//! recurses on).
+//!
+//! Recursion is refused rather than budgeted: a recursive `$ref` is compiled lazily by
+//! `jsonschema`, once per path a value takes through it, and every copy is kept in the
+//! validator, so values checked one after another grow host memory without bound.
 
 use serde_json::Value;
 use std::collections::HashMap;
