@@ -406,8 +406,9 @@ impl Schema {
     /// # Errors
     /// In this order: `TooLarge` (bytes), `NotJson`, `TooLarge` (nesting), then the
     /// dialect walk (`UnsupportedKeyword`, `BadValue`, `BadReference`, `BadPattern`,
-    /// `TooLarge` for subschemas, in document order), `ReferenceLoop`, `TooCostly`, and
-    /// last `Rejected` or `Panicked` from `jsonschema` itself.
+    /// `TooLarge` for subschemas, in document order), `ReferenceLoop`, `Recursive`,
+    /// `TooCostly`, `TooLarge` (unfolded size), and last `Rejected` or `Panicked` from
+    /// `jsonschema` itself.
     pub(crate) fn compile_with(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
         let root_error = |kind| SchemaError {
             path: "#".to_owned(),
