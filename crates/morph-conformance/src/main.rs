@@ -9,14 +9,23 @@
 //! adds rows or columns, not code. Reports go to `target/conformance/report.{md,json}`;
 //! the exit code is non-zero on any divergence or failed expectation.
 //!
+//! A case may grant permissions (`grants`: `["clock"]`), served by a handler whose every
+//! answer first awaits a tokio timer (so async host calls are exercised on every
+//! backend), and may cancel the call after a while (`cancel_after_ms`): its outcome is
+//! then what the same instance answers next (`cancelled`).
+//!
 //! Usage: `morph-conformance [--root DIR] [--backends a,b,...]`
 
 use anyhow::{Context, Result, bail};
-use morph_host::{Backend, Compiled, Error, Extension, Limits, LoadOptions, Metering};
+use morph_host::{
+    Backend, CallContext, Error, ExecuteOptions, Grants, Host, HostCall, HostError,
+    HostErrorKind, HostHandler, HostReply, Limits, Metering, Permission, Prepared,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Deserialize)]
@@ -36,6 +45,12 @@ struct Case {
     expect: Option<Expect>,
     #[serde(default)]
     measure: Option<String>,
+    /// Permissions granted for the case, by kind (`clock`, `random`, `config`).
+    #[serde(default)]
+    grants: Vec<String>,
+    /// Drop the call's future after this long, then call the same instance again.
+    #[serde(default)]
+    cancel_after_ms: Option<u64>,
 }
 
 fn empty_object() -> Value {
@@ -80,6 +95,7 @@ fn limits(map: &serde_json::Map<String, Value>) -> Result<Limits> {
             "max_output" => l.max_output_bytes = u32::try_from(num()?)?,
             "max_input" => l.max_input_bytes = u32::try_from(num()?)?,
             "max_host_calls" => l.max_host_calls = num()?,
+            "max_transfer" => l.max_transfer_bytes = num()?,
             other => bail!("unknown limit `{other}`"),
         }
     }
@@ -124,6 +140,8 @@ fn discover(root: &Path) -> Result<Vec<Row>> {
         for case in parsed.cases {
             limits(&case.limits)
                 .with_context(|| format!("{}: case `{}`", file.display(), case.name))?;
+            grants(&case.grants)
+                .with_context(|| format!("{}: case `{}`", file.display(), case.name))?;
             rows.push(Row {
                 extension: name.clone(),
                 wasm: wasm.clone(),
@@ -134,50 +152,111 @@ fn discover(root: &Path) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Compiled modules, keyed by module, backend and the limits baked into compiled code.
+/// The permissions a case grants.
+fn grants(names: &[String]) -> Result<Vec<Permission>> {
+    names
+        .iter()
+        .map(|n| match n.as_str() {
+            "clock" => Ok(Permission::Clock),
+            "random" => Ok(Permission::Random),
+            "config" => Ok(Permission::Config),
+            other => bail!("unknown grant `{other}`"),
+        })
+        .collect()
+}
+
+/// The conformance host's handler: every answer waits on a tokio timer first, so that
+/// each backend suspends the guest for real; answers are fixed, so outcomes compare.
+struct SlowHandler;
+
+impl HostHandler for SlowHandler {
+    fn handle<'a>(
+        &'a self,
+        _cx: &'a CallContext,
+        call: HostCall,
+    ) -> morph_host::BoxFuture<'a, std::result::Result<HostReply, HostError>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            match call {
+                HostCall::ClockNowMs => Ok(HostReply::Now(1_234_567_890_123)),
+                HostCall::RandomBytes { len } => Ok(HostReply::Bytes(vec![7; len as usize])),
+                HostCall::ConfigGet => Ok(HostReply::Config("{}".to_owned())),
+                other => Err(HostError::new(
+                    HostErrorKind::Unavailable,
+                    format!("the conformance host does not provide {:?}", other.func()),
+                )),
+            }
+        })
+    }
+}
+
+/// Prepared extensions, keyed by module, backend, limits and grants.
 struct Cache {
     wasm: HashMap<PathBuf, Vec<u8>>,
-    compiled: HashMap<(PathBuf, Backend, String), Result<Compiled, Error>>,
+    prepared: HashMap<(PathBuf, Backend, String), Result<Prepared, Error>>,
 }
 
 impl Cache {
-    fn load(
+    async fn prepare(
         &mut self,
         path: &Path,
         backend: Backend,
         limits: &Limits,
-    ) -> Result<Result<Extension, Error>> {
+        grants: &[String],
+    ) -> Result<Result<Prepared, Error>> {
         if !self.wasm.contains_key(path) {
             self.wasm.insert(path.to_owned(), std::fs::read(path)?);
         }
-        let bytes = &self.wasm[path];
-        let key_limits = format!(
-            "{:?}/{:?}/{}/{}",
-            limits.metering,
-            if limits.metering == Metering::Deterministic {
-                limits.fuel
-            } else {
-                None
-            },
-            limits.max_memory_bytes,
-            limits.max_module_bytes
-        );
-        let options = LoadOptions {
-            backend,
-            limits: limits.clone(),
-            label: path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            ..LoadOptions::default()
+        // Preparing runs the start function and `describe` under the host's limits, so
+        // every limit is part of the key.
+        let key = format!("{limits:?}/{grants:?}");
+        let key = (path.to_owned(), backend, key);
+        if let Some(p) = self.prepared.get(&key) {
+            return Ok(p.clone());
+        }
+        let host = Host::builder()
+            .backend(backend)
+            .limits(limits.clone())
+            .handler(Arc::new(SlowHandler))
+            .policy(Arc::new(Grants::new(self::grants(grants)?)))
+            .build()?;
+        let label = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prepared = host.prepare(&label, &self.wasm[path]).await;
+        self.prepared.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Runs one call of `case` on a fresh instance with the case's limits.
+    async fn run(
+        &mut self,
+        path: &Path,
+        backend: Backend,
+        limits: &Limits,
+        case: &Case,
+    ) -> Result<Result<String, Error>> {
+        let prepared = match self.prepare(path, backend, limits, &case.grants).await? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
         };
-        let compiled = self
-            .compiled
-            .entry((path.to_owned(), backend, key_limits))
-            .or_insert_with(|| Extension::compile(bytes, &options));
-        Ok(match compiled {
-            Ok(c) => Extension::from_compiled(c, options),
-            Err(e) => Err(e.clone()),
+        let options = ExecuteOptions::default().with_limits(limits.clone());
+        let mut session = match prepared.instantiate_with(&options).await {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let input = case.input.to_string();
+        let Some(after) = case.cancel_after_ms else {
+            return Ok(session.execute(&case.action, &input).await);
+        };
+        let first =
+            tokio::time::timeout(Duration::from_millis(after), session.execute(&case.action, &input))
+                .await;
+        Ok(match first {
+            // Finished before the cancel: report that.
+            Ok(r) => r,
+            Err(_) => session.execute(&case.action, &input).await,
         })
     }
 }
@@ -189,41 +268,36 @@ fn outcome(r: Result<String, Error>) -> String {
     }
 }
 
-fn run_case(
+async fn run_case(
     cache: &mut Cache,
     row: &Row,
     backend: Backend,
 ) -> Result<(String, Result<String, Error>)> {
     let limits = limits(&row.case.limits)?;
     if row.case.measure.as_deref() == Some("deterministic-threshold") {
-        let t = threshold(cache, row, backend, &limits)?;
+        let t = threshold(cache, row, backend, &limits).await?;
         return Ok((format!("threshold {t}"), Ok(String::new())));
     }
-    let result = cache
-        .load(&row.wasm, backend, &limits)?
-        .and_then(|mut ext| ext.run(&row.case.action, &row.case.input.to_string()));
+    let result = cache.run(&row.wasm, backend, &limits, &row.case).await?;
     Ok((outcome(result.clone()), result))
 }
 
 /// The smallest deterministic budget with which the case completes.
-fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits) -> Result<u64> {
-    let mut ok = |budget: u64| -> Result<bool> {
+async fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits) -> Result<u64> {
+    async fn ok(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits, budget: u64) -> Result<bool> {
         let limits = Limits {
             fuel: Some(budget),
             metering: Metering::Deterministic,
             ..base.clone()
         };
-        let r = cache
-            .load(&row.wasm, backend, &limits)?
-            .and_then(|mut ext| ext.run(&row.case.action, &row.case.input.to_string()));
-        match r {
+        match cache.run(&row.wasm, backend, &limits, &row.case).await? {
             Ok(_) => Ok(true),
             Err(e) if e.detail() == "limit-exceeded:cpu" => Ok(false),
             Err(e) => bail!("threshold search on {backend}: {e}"),
         }
-    };
+    }
     let mut hi = 1024u64;
-    while !ok(hi)? {
+    while !ok(cache, row, backend, base, hi).await? {
         hi = hi.checked_mul(2).context("no budget completes the case")?;
         if hi > 1 << 40 {
             bail!("no budget up to 2^40 completes the case");
@@ -232,7 +306,11 @@ fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits) -> R
     let mut lo = hi / 2 + 1;
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if ok(mid)? { hi = mid } else { lo = mid + 1 }
+        if ok(cache, row, backend, base, mid).await? {
+            hi = mid
+        } else {
+            lo = mid + 1
+        }
     }
     Ok(lo)
 }
@@ -267,11 +345,21 @@ fn meets(expect: &Option<Expect>, result: &Result<String, Error>) -> Result<(), 
 }
 
 /// After each case: the same process must still run hello correctly on the backend.
-fn host_survives(cache: &mut Cache, hello: &Path, backend: Backend) -> Result<(), String> {
+async fn host_survives(cache: &mut Cache, hello: &Path, backend: Backend) -> Result<(), String> {
+    let case = Case {
+        name: "survives".into(),
+        action: "greet".into(),
+        input: json!({"name": "Ada"}),
+        limits: serde_json::Map::new(),
+        expect: None,
+        measure: None,
+        grants: Vec::new(),
+        cancel_after_ms: None,
+    };
     let r = cache
-        .load(hello, backend, &Limits::default())
-        .map_err(|e| e.to_string())?
-        .and_then(|mut ext| ext.run("greet", r#"{"name":"Ada"}"#));
+        .run(hello, backend, &Limits::default(), &case)
+        .await
+        .map_err(|e| e.to_string())?;
     match r {
         Ok(out) if out == r#"{"greeting":"Hello, Ada!","count":1}"# => Ok(()),
         Ok(out) => Err(format!("hello answered {out}")),
@@ -280,7 +368,18 @@ fn host_survives(cache: &mut Cache, hello: &Path, backend: Backend) -> Result<()
 }
 
 fn main() {
-    match run() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("morph-conformance: error: cannot start tokio: {e}");
+            std::process::exit(2);
+        }
+    };
+    match rt.block_on(run()) {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
@@ -290,7 +389,7 @@ fn main() {
     }
 }
 
-fn run() -> Result<bool> {
+async fn run() -> Result<bool> {
     let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut backends: Vec<Backend> = Backend::available_backends();
     let mut args = std::env::args().skip(1);
@@ -313,7 +412,7 @@ fn run() -> Result<bool> {
     let hello = root.join("target/extensions/hello.wasm");
     let mut cache = Cache {
         wasm: HashMap::new(),
-        compiled: HashMap::new(),
+        prepared: HashMap::new(),
     };
 
     let started = Instant::now();
@@ -349,7 +448,7 @@ fn run() -> Result<bool> {
         let mut cells = Vec::new();
         let mut reference_outcome = None;
         for &backend in &backends {
-            let (text, result) = run_case(&mut cache, row, backend)?;
+            let (text, result) = run_case(&mut cache, row, backend).await?;
             let mut cell = "ok".to_owned();
             let expectation = meets(&row.case.expect, &result);
             if let Err(why) = &expectation {
@@ -360,7 +459,7 @@ fn run() -> Result<bool> {
                 Some(r) if *r != text => cell = format!("DIVERGES: {}", short(&text)),
                 Some(_) => {}
             }
-            let survived = host_survives(&mut cache, &hello, backend);
+            let survived = host_survives(&mut cache, &hello, backend).await;
             if let Err(why) = &survived {
                 cell = format!("HOST BROKEN: {why}");
             }

@@ -1,22 +1,27 @@
 //! # morph-host: run Morph extensions in an app
 //!
-//! The facade an app embeds. Pick a [`Backend`] (each is behind a Cargo feature, so a
-//! mobile app can take only `wasmi`), [`Extension::load`] a module with [`LoadOptions`]
-//! (limits and a host-call handler that denies every capability by default), then
-//! [`Extension::run`] its actions with JSON in and out. Inputs and outputs are checked
-//! against the JSON Schemas the extension declared.
+//! The facade an app embeds. Build a [`Host`] once (backend, default limits, the
+//! [`HostHandler`] that performs host calls and the [`Policy`] that decides each
+//! [`Permission`]; nothing is granted by default), [`Host::prepare`] each extension once
+//! (compiled code, description and compiled JSON Schemas), then
+//! [`Prepared::execute`] its actions, concurrently if need be, each on a fresh instance.
+//! Inputs and outputs are checked against the schemas the extension declared.
 //!
 //! ```no_run
-//! use morph_host::{Backend, Extension, LoadOptions};
+//! use morph_host::{Backend, ExecuteOptions, Host};
 //!
-//! # fn main() -> Result<(), morph_host::Error> {
+//! # async fn demo() -> Result<(), morph_host::Error> {
 //! let wasm = std::fs::read("target/extensions/hello.wasm").expect("built by cargo xtask build");
-//! let mut ext = Extension::load(&wasm, LoadOptions { backend: Backend::Wasmtime, ..Default::default() })?;
-//! let out = ext.run("greet", r#"{"name":"Ada"}"#)?;
-//! assert!(out.contains("Ada"));
+//! let host = Host::builder().backend(Backend::WasmtimeCore).build()?;
+//! let hello = host.prepare("hello", &wasm).await?;
+//! let out = hello.execute("greet", r#"{"name":"Ada"}"#, &ExecuteOptions::default()).await?;
+//! assert!(out.text.contains("Ada"));
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Programs without an async runtime use the `_blocking` methods, or [`Extension`] for
+//! one instance driven synchronously.
 //!
 //! ## Cargo features
 //! - `wasmtime` (default): the `wasmtime` and `wasmtime-core` backends.
@@ -27,11 +32,18 @@
 
 mod backend;
 mod extension;
+mod host;
+mod schema;
 
 pub use backend::Backend;
-pub use extension::{Compiled, Extension, LoadOptions};
-pub use morph_abi::ExtensionInfo;
+pub use extension::{Extension, LoadOptions};
+pub use host::{ExecuteOptions, Host, HostBuilder, Output, Prepared, Session};
+pub use morph_abi::{
+    ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method,
+    SideEffect,
+};
 pub use morph_runtime::{
-    CallContext, DenyAll, Error, ErrorKind, HostHandler, Limit, Limits, Metering, Result, TrapKind,
-    Usage,
+    Blocking, BoxFuture, CallContext, CallKind, Decision, DenyAll, Error, ErrorKind, Grants,
+    HostCall, HostHandler, HostReply, Limit, Limits, Metering, NoCapabilities, Permission, Policy,
+    Result, SyncHostHandler, TrapKind, Usage,
 };

@@ -276,13 +276,17 @@ impl Error {
         }
     }
 
-    /// A finer name than [`Error::class`]: the trap or limit kind, or the guest error's
-    /// kind, e.g. `trap:unreachable`, `limit-exceeded:memory`, `guest-error:not-found`.
+    /// A finer name than [`Error::class`]: the trap or limit kind, the guest error's kind
+    /// or the refused permission's kind, e.g. `trap:unreachable`, `limit-exceeded:memory`,
+    /// `guest-error:not-found`, `permission-denied:kv-read`.
     pub fn detail(&self) -> String {
         match &*self.kind {
             ErrorKind::Trap { kind, .. } => format!("trap:{}", kind.as_str()),
             ErrorKind::LimitExceeded { limit, .. } => format!("limit-exceeded:{}", limit.as_str()),
             ErrorKind::Guest(e) => format!("guest-error:{}", e.kind),
+            ErrorKind::PermissionDenied { permission, .. } => {
+                format!("permission-denied:{}", permission.kind())
+            }
             _ => self.class().to_owned(),
         }
     }

@@ -439,3 +439,18 @@ impl<G: LiftedCalls + 'static> Instance for LiftedInstance<G> {
         self.0.usage()
     }
 }
+
+/// Yields to the executor once: lets other tasks run, and lets a dropped call future take
+/// effect, on backends that run the guest on the caller's task between two checks.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
+}

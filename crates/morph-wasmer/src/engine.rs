@@ -2,13 +2,17 @@
 
 use crate::tunables::CapTunables;
 use morph_runtime::{
-    CompiledModule, Error, ErrorKind, Instance, InstanceConfig, Limits, ModuleInfo, Result, Runtime,
+    BoxFuture, CompiledModule, Error, ErrorKind, Instance, InstanceConfig, Limits, ModuleInfo,
+    Result, Runtime,
 };
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use wasmer::sys::{BaseTunables, EngineBuilder, Features, NativeEngineExt};
 use wasmer::{Engine, Module};
+
+/// The engine and its version, bound into compiled-code frames.
+const ENGINE_VERSION: &str = "wasmer 7.3.0";
 
 /// Which wasmer compiler a runtime uses.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -220,11 +224,16 @@ impl Runtime for WasmerRuntime {
             .module
             .serialize()
             .map_err(|e| Error::engine(format!("wasmer could not serialize the module: {e}")))?;
-        Ok(morph_runtime::frame_compiled(&m.info, &code))
+        Ok(morph_runtime::frame_compiled(
+            self.name(),
+            ENGINE_VERSION,
+            &m.info,
+            &code,
+        ))
     }
 
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>> {
-        let (info, code) = morph_runtime::unframe_compiled(bytes)?;
+        let (info, code) = morph_runtime::unframe_compiled(bytes, self.name(), ENGINE_VERSION)?;
         // SAFETY: the caller guarantees that the bytes came from `serialize` of this
         // backend and build, unchanged.
         let module =
@@ -238,11 +247,14 @@ impl Runtime for WasmerRuntime {
         }))
     }
 
-    fn instantiate(
-        &self,
-        module: &dyn CompiledModule,
+    fn instantiate<'a>(
+        &'a self,
+        module: &'a dyn CompiledModule,
         config: InstanceConfig,
-    ) -> Result<Box<dyn Instance>> {
-        crate::instance::instantiate(downcast(module)?, config)
+    ) -> BoxFuture<'a, Result<Box<dyn Instance>>> {
+        let name = self.name();
+        Box::pin(async move {
+            crate::instance::instantiate(downcast(module)?, name, config).await
+        })
     }
 }

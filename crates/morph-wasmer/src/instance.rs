@@ -1,16 +1,28 @@
-//! Instances: host functions, the guest-memory glue, limits per call, error mapping.
+//! Instances: host functions, the guest-memory glue, limits per call, error mapping, and
+//! the blocking pool guest calls run on.
+//!
+//! **Async.** wasmer 7.3's own async support is experimental, `!Send` and
+//! single-threaded, so a guest call runs synchronously on a thread of tokio's blocking
+//! pool (at most [`MAX_CONCURRENT_CALLS`] at once), driving the shared per-call protocol;
+//! a host call whose answer needs the embedder's async handler blocks that thread on it
+//! with the runtime's `Handle::block_on`. No `.await` ever happens inside a wasmer call
+//! (the `SendStore` argument below depends on it). Dropping a call's future interrupts
+//! the guest through the watchdog; the instance is then gone (`Cancelled`).
 
 use crate::engine::WasmerModule;
 use crate::tunables::{MemoryCap, instantiating};
 use crate::watchdog;
 use morph_abi::ExtensionInfo;
-use morph_runtime::START_EXPORT;
-use morph_runtime::{
-    CoreInstance, Error, GuestMemory, HostCaller, HostContext, IMPORTS, Instance, InstanceConfig,
-    Limit, ModuleInfo, PostReturn, Result, TrapKind, Usage, check_range, dispatch,
+use morph_runtime::protocol::{
+    Export, GuestAccess, GuestCalls, admit, deliver, describe, execute, now, start,
 };
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use morph_runtime::{
+    BoxFuture, Error, ErrorKind, ExecuteCall, GuestMemory, HostContext, IMPORTS, Instance,
+    InstanceConfig, Limit, ModuleInfo, Result, START_EXPORT, TrapKind, Usage, check_range,
+};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use wasmer::sys::vm::TrapCode;
 use wasmer::{
     AsStoreMut, AsStoreRef, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global, Imports,
@@ -41,8 +53,9 @@ struct Env {
     realloc: Option<Realloc>,
     meter: Option<Meter>,
     cap: Arc<MemoryCap>,
-    /// When the current call began.
-    started: Instant,
+    /// The tokio runtime of the task that started the current call: host calls block on
+    /// their handler with it.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Env {
@@ -69,9 +82,7 @@ fn map_error(err: RuntimeError, cx: &mut FunctionEnvMut<'_, Env>) -> Error {
     let code = err.clone().to_trap();
     let limits = env.host.limits();
     if code == Some(TrapCode::HostInterrupt) {
-        let used = u64::try_from(env.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let max = u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX);
-        return Error::limit(Limit::Timeout, used, max);
+        return env.host.timeout_error();
     }
     let out_of_fuel = match &env.meter {
         Some(Meter::Native { exhausted, .. }) => {
@@ -164,7 +175,19 @@ impl GuestMemory for CallerMem<'_, '_> {
             data,
         )
     }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
+    fn size(&mut self) -> u64 {
+        let (env, store) = self.cx.data_and_store_mut();
+        env.memory
+            .as_ref()
+            .map_or(0, |m| m.view(&store).data_size())
+    }
+}
+
+impl GuestAccess for CallerMem<'_, '_> {
+    fn host(&mut self) -> &mut HostContext {
+        &mut self.cx.data_mut().host
+    }
+    async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
         let realloc = self.cx.data().realloc.clone().ok_or_else(not_ready)?;
         realloc
             .call(self.cx, 0, 0, align, size)
@@ -172,13 +195,57 @@ impl GuestMemory for CallerMem<'_, '_> {
     }
 }
 
-impl HostCaller for CallerMem<'_, '_> {
-    fn host(&mut self) -> &mut HostContext {
-        &mut self.cx.data_mut().host
+// SAFETY-relevant: `CallerMem` is only ever used on the thread running the wasmer call;
+// `GuestAccess` asks for `Send` because the async backends move their views across
+// awaits, which never happens here (every future below is driven by `now` in place).
+// SAFETY: see above; the view is never sent to another thread.
+unsafe impl Send for CallerMem<'_, '_> {}
+
+/// Waits for `f` on this thread: with the tokio runtime that started the call when there
+/// is one (timers and I/O of the handler need it), otherwise by parking the thread.
+fn block_on<F: Future>(runtime: Option<&tokio::runtime::Handle>, f: F) -> F::Output {
+    match runtime {
+        Some(rt) => rt.block_on(f),
+        None => park_on(f),
     }
 }
 
-/// The contract's host functions, each a call to [`dispatch`].
+/// A minimal executor: polls `f`, parking the thread until it is woken.
+fn park_on<F: Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+/// One host call: through the shared checkpoint; when the handler must be awaited, this
+/// thread blocks on it (see the module docs).
+fn host_call(cx: &mut FunctionEnvMut<'_, Env>, func: morph_runtime::HostFunc, args: &[u32]) -> Result<()> {
+    let mut mem = CallerMem { cx };
+    let pending = admit(&mut mem, func, args)?;
+    let delivery = match pending.try_answer() {
+        Ok(d) => d,
+        Err(pending) => {
+            let runtime = mem.cx.data().runtime.clone();
+            block_on(runtime.as_ref(), pending.answer())
+        }
+    };
+    now(deliver(&mut mem, delivery))
+        .unwrap_or_else(|| Err(Error::engine("lowering a host call's answer did not complete")))
+}
+
+/// The contract's host functions, each a call to [`host_call`].
 fn imports(store: &mut Store, env: &FunctionEnv<Env>) -> Imports {
     let mut imports = Imports::new();
     for spec in IMPORTS {
@@ -186,14 +253,11 @@ fn imports(store: &mut Store, env: &FunctionEnv<Env>) -> Imports {
         let func = spec.func;
         let f = Function::new_with_env(store, env, ty, move |mut cx, params| {
             let mut args = [0u32; 16];
-            for (slot, v) in args.iter_mut().zip(params) {
-                *slot = match v {
-                    Value::I32(x) => *x as u32,
-                    _ => 0,
-                };
-            }
             let n = params.len().min(args.len());
-            dispatch(func, &args[..n], &mut CallerMem { cx: &mut cx })
+            for (slot, v) in args.iter_mut().zip(params) {
+                *slot = v.i32().unwrap_or(0) as u32;
+            }
+            host_call(&mut cx, func, &args[..n])
                 .map(|()| Vec::new())
                 .map_err(|e| RuntimeError::user(Box::new(e)))
         });
@@ -214,9 +278,10 @@ struct SendStore(Store);
 // inside point into heap objects the store owns, which move with it. The only
 // thread-affine state wasmer keeps (the current store context and the host-interrupt
 // registration, both thread-locals) is installed when a call enters wasm and removed
-// when it returns; a `WasmerInstance` is `!Sync` and every call takes `&mut self`, so no
-// call is in flight when the store moves. The `on_called` callback (the reason wasmer
-// dropped `Send`) is only set by asyncify-style embedders; this crate never sets it.
+// when it returns; a guest call runs start to finish on one blocking-pool thread and
+// never awaits inside wasm (host calls block that thread), so no call is in flight when
+// the store moves. The `on_called` callback (the reason wasmer dropped `Send`) is only
+// set by asyncify-style embedders; this crate never sets it.
 unsafe impl Send for SendStore {}
 
 impl std::ops::Deref for SendStore {
@@ -232,7 +297,8 @@ impl std::ops::DerefMut for SendStore {
     }
 }
 
-struct WasmerInstance {
+/// One instance: the store and the exports the protocol enters.
+struct WasmerGuest {
     store: SendStore,
     env: FunctionEnv<Env>,
     memory: Memory,
@@ -241,15 +307,29 @@ struct WasmerInstance {
     execute: TypedFunction<(u32, u32, u32, u32), u32>,
     post_describe: Option<TypedFunction<u32, ()>>,
     post_execute: Option<TypedFunction<u32, ()>>,
+    start: Option<TypedFunction<(), ()>>,
     interrupter: watchdog::Interrupter,
-    deadline: Instant,
     info: ModuleInfo,
-    /// Fuel used and time taken by the current call, updated after each entry into wasm.
+    name: &'static str,
+    /// Fuel used by the current call, updated after each entry into wasm.
     fuel: u64,
-    elapsed: Duration,
 }
 
-pub(crate) fn instantiate(m: &WasmerModule, config: InstanceConfig) -> Result<Box<dyn Instance>> {
+pub(crate) async fn instantiate(
+    m: &WasmerModule,
+    name: &'static str,
+    config: InstanceConfig,
+) -> Result<Box<dyn Instance>> {
+    let mut inst = WasmerInstance {
+        guest: Some(Box::new(build(m, name, config)?)),
+    };
+    inst.on_pool(|g| now(start(g)).unwrap_or_else(|| Err(stalled())))
+        .await?;
+    Ok(Box::new(inst))
+}
+
+/// Instantiates the module in a new store (no guest code runs).
+fn build(m: &WasmerModule, name: &'static str, config: InstanceConfig) -> Result<WasmerGuest> {
     let limits = config.limits.clone();
     if m.info.memory_min_bytes > limits.max_memory_bytes {
         return Err(Error::limit(
@@ -263,17 +343,17 @@ pub(crate) fn instantiate(m: &WasmerModule, config: InstanceConfig) -> Result<Bo
     let env = FunctionEnv::new(
         &mut store,
         Env {
-            host: HostContext::new(config.handler, config.label, config.limits),
+            host: HostContext::new(config),
             memory: None,
             realloc: None,
             meter: None,
             cap: cap.clone(),
-            started: Instant::now(),
+            runtime: None,
         },
     );
     let imports = imports(&mut store, &env);
     // No guest code runs here: the start function was turned into an export at compile
-    // time (see `start.rs`) and runs below under the call limits.
+    // time and runs below under the call protocol.
     let instance = instantiating(&cap, || {
         wasmer::Instance::new(&mut store, &m.module, &imports).map_err(Box::new)
     })
@@ -295,25 +375,22 @@ pub(crate) fn instantiate(m: &WasmerModule, config: InstanceConfig) -> Result<Bo
             .get_typed_function(store, name)
             .map_err(|e| Error::engine(format!("export `{name}` is missing or mistyped: {e}")))
     }
+    fn optional<A: WasmTypeList, R: WasmTypeList>(
+        exports: &wasmer::Exports,
+        store: &Store,
+        present: bool,
+        name: &str,
+    ) -> Result<Option<TypedFunction<A, R>>> {
+        match present {
+            true => typed(exports, store, name).map(Some),
+            false => Ok(None),
+        }
+    }
     let memory = exports
         .get_memory("memory")
         .map_err(|e| missing("memory", e))?
         .clone();
     let realloc: Realloc = typed(exports, &store, "cabi_realloc")?;
-    let describe = typed(exports, &store, "describe")?;
-    let execute = typed(exports, &store, "execute")?;
-    let post_describe = match m.info.has_post_describe {
-        true => Some(typed(exports, &store, "cabi_post_describe")?),
-        false => None,
-    };
-    let post_execute = match m.info.has_post_execute {
-        true => Some(typed(exports, &store, "cabi_post_execute")?),
-        false => None,
-    };
-    let start: Option<TypedFunction<(), ()>> = match m.info.has_start {
-        true => Some(typed(exports, &store, START_EXPORT)?),
-        false => None,
-    };
     let global = |name: &str| {
         exports
             .get_global(name)
@@ -330,36 +407,34 @@ pub(crate) fn instantiate(m: &WasmerModule, config: InstanceConfig) -> Result<Bo
             exhausted: global(POINTS_EXHAUSTED)?,
         },
     };
-    {
-        let e = env.as_mut(&mut store);
-        e.memory = Some(memory.clone());
-        e.realloc = Some(realloc.clone());
-        e.meter = Some(meter);
-    }
-    let interrupter = watchdog::interrupter(&store);
-    let mut inst = WasmerInstance {
-        store: SendStore(store),
-        env,
-        memory,
-        realloc,
-        describe,
-        execute,
-        post_describe,
-        post_execute,
-        interrupter,
-        deadline: Instant::now(),
+    let guest = WasmerGuest {
+        describe: typed(exports, &store, "describe")?,
+        execute: typed(exports, &store, "execute")?,
+        post_describe: optional(exports, &store, m.info.has_post_describe, "cabi_post_describe")?,
+        post_execute: optional(exports, &store, m.info.has_post_execute, "cabi_post_execute")?,
+        start: optional(exports, &store, m.info.has_start, START_EXPORT)?,
+        interrupter: watchdog::interrupter(&store),
+        realloc: realloc.clone(),
+        memory: memory.clone(),
+        env: env.clone(),
         info: m.info.clone(),
+        name,
         fuel: 0,
-        elapsed: Duration::ZERO,
+        store: SendStore(store),
     };
-    inst.begin()?;
-    if let Some(start) = start {
-        inst.run(true, |store| start.call(store))?;
-    }
-    Ok(Box::new(inst))
+    let mut guest = guest;
+    let e = guest.env.as_mut(&mut guest.store);
+    e.memory = Some(memory);
+    e.realloc = Some(realloc);
+    e.meter = Some(meter);
+    Ok(guest)
 }
 
-impl WasmerInstance {
+fn stalled() -> Error {
+    Error::engine("a wasmer call waited on an executor")
+}
+
+impl WasmerGuest {
     /// Enters wasm once under the current call's deadline, then counts the fuel used and
     /// maps an error. `entry` says whether `f` calls an export that starts a guest call
     /// (deterministic metering resets its counter in those; `cabi_realloc` continues it).
@@ -368,19 +443,23 @@ impl WasmerInstance {
         entry: bool,
         f: impl FnOnce(&mut Store) -> std::result::Result<T, RuntimeError>,
     ) -> Result<T> {
-        let before = {
+        let (before, deadline) = {
             let mut cx = self.env.clone().into_mut(&mut self.store);
             let (env, mut store) = cx.data_and_store_mut();
-            match &env.meter {
+            let before = match &env.meter {
                 Some(Meter::Deterministic { budget, .. }) if entry => Some(i128::from(*budget)),
                 Some(Meter::Deterministic { .. }) => fuel_left(env, &mut store),
                 _ => None,
-            }
+            };
+            (before, env.host.deadline())
         };
-        let r = if watchdog::past(self.deadline) {
-            Err(RuntimeError::user(Box::new(self.timeout())))
+        let deadline =
+            deadline.unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
+        let r = if watchdog::past(deadline) {
+            let mut cx = self.env.clone().into_mut(&mut self.store);
+            Err(RuntimeError::user(Box::new(cx.data_mut().host.timeout_error())))
         } else {
-            let _armed = watchdog::arm(&self.interrupter, self.deadline);
+            let _armed = watchdog::arm(&self.interrupter, deadline);
             f(&mut self.store)
         };
         let mut cx = self.env.clone().into_mut(&mut self.store);
@@ -398,55 +477,51 @@ impl WasmerInstance {
                 self.fuel = u64::try_from(budget - left).unwrap_or(0);
             }
         }
-        self.elapsed = env.started.elapsed();
         r.map_err(|e| map_error(e, &mut cx))
-    }
-
-    fn timeout(&mut self) -> Error {
-        let env = self.env.as_ref(&self.store);
-        let used = u64::try_from(env.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let max = u64::try_from(env.host.limits().timeout.as_millis()).unwrap_or(u64::MAX);
-        Error::limit(Limit::Timeout, used, max)
     }
 }
 
-impl GuestMemory for WasmerInstance {
+impl GuestMemory for WasmerGuest {
     fn read(&mut self, ptr: u32, buf: &mut [u8]) -> Result<()> {
         read(&self.memory, &self.store, ptr, buf)
     }
     fn write(&mut self, ptr: u32, data: &[u8]) -> Result<()> {
         write(&self.memory, &self.store, ptr, data)
     }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
+    fn size(&mut self) -> u64 {
+        self.memory.view(&*self.store).data_size()
+    }
+}
+
+impl GuestAccess for WasmerGuest {
+    fn host(&mut self) -> &mut HostContext {
+        &mut self.env.as_mut(&mut self.store).host
+    }
+    async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
         let realloc = self.realloc.clone();
         self.run(false, |store| realloc.call(store, 0, 0, align, size))
     }
 }
 
-impl HostCaller for WasmerInstance {
-    fn host(&mut self) -> &mut HostContext {
-        &mut self.env.as_mut(&mut self.store).host
+impl GuestCalls for WasmerGuest {
+    fn backend(&self) -> &'static str {
+        self.name
     }
-}
 
-impl CoreInstance for WasmerInstance {
-    fn begin(&mut self) -> Result<()> {
+    fn module(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    fn arm(&mut self) -> Result<()> {
         let mut cx = self.env.clone().into_mut(&mut self.store);
         let (env, mut store) = cx.data_and_store_mut();
-        env.host.begin_call();
         env.cap.reset();
-        env.started = Instant::now();
-        let limits = env.host.limits();
-        self.deadline = env
-            .started
-            .checked_add(limits.timeout)
-            .unwrap_or(env.started + Duration::from_secs(86_400 * 365));
         if let Some(Meter::Native {
             remaining,
             exhausted,
         }) = &env.meter
         {
-            let points = limits.fuel.unwrap_or(u64::MAX);
+            let points = env.host.limits().fuel.unwrap_or(u64::MAX);
             let set = |g: &Global, v: Value, store: &mut wasmer::StoreMut<'_>| {
                 g.set(store, v)
                     .map_err(|e| Error::engine(format!("could not set the fuel: {}", e.message())))
@@ -455,50 +530,147 @@ impl CoreInstance for WasmerInstance {
             set(exhausted, Value::I32(0), &mut store)?;
         }
         self.fuel = 0;
-        self.elapsed = Duration::ZERO;
         Ok(())
     }
 
-    fn call_describe(&mut self) -> Result<u32> {
-        let f = self.describe.clone();
-        self.run(true, |store| f.call(store))
-    }
-
-    fn call_execute(&mut self, [a, b, c, d]: [u32; 4]) -> Result<u32> {
-        let f = self.execute.clone();
-        self.run(true, |store| f.call(store, a, b, c, d))
-    }
-
-    fn call_post_return(&mut self, which: PostReturn, retptr: u32) -> Result<()> {
-        let f = match which {
-            PostReturn::Describe => self.post_describe.clone(),
-            PostReturn::Execute => self.post_execute.clone(),
-        };
-        match f {
-            Some(f) => self.run(true, |store| f.call(store, retptr)),
-            None => Ok(()),
+    async fn enter(&mut self, export: Export, args: &[u32]) -> Result<u32> {
+        let arg = args.first().copied().unwrap_or(0);
+        match export {
+            Export::Describe => {
+                let f = self.describe.clone();
+                self.run(true, |store| f.call(store))
+            }
+            Export::Execute => {
+                let [a, b, c, d] = <[u32; 4]>::try_from(args)
+                    .map_err(|_| Error::engine("execute takes four arguments"))?;
+                let f = self.execute.clone();
+                self.run(true, |store| f.call(store, a, b, c, d))
+            }
+            Export::PostDescribe | Export::PostExecute | Export::Start => {
+                let f = match export {
+                    Export::PostDescribe => self.post_describe.clone(),
+                    Export::PostExecute => self.post_execute.clone(),
+                    _ => None,
+                };
+                if export == Export::Start {
+                    return match self.start.clone() {
+                        Some(f) => self.run(true, |store| f.call(store)).map(|()| 0),
+                        None => Ok(0),
+                    };
+                }
+                match f {
+                    Some(f) => self.run(true, |store| f.call(store, arg)).map(|()| 0),
+                    None => Ok(0),
+                }
+            }
         }
-    }
-}
-
-impl Instance for WasmerInstance {
-    fn describe(&mut self) -> Result<ExtensionInfo> {
-        let info = self.info.clone();
-        morph_runtime::core::describe(self, &info)
-    }
-
-    fn execute(&mut self, action: &str, input: &str) -> Result<String> {
-        let info = self.info.clone();
-        morph_runtime::core::execute(self, &info, action, input)
     }
 
     fn usage(&self) -> Usage {
         let env = self.env.as_ref(&self.store);
-        Usage {
-            fuel: self.fuel,
-            host_calls: env.host.host_calls(),
-            memory_bytes: self.memory.view(&*self.store).data_size(),
-            elapsed: self.elapsed,
+        env.host
+            .usage(self.fuel, self.memory.view(&*self.store).data_size())
+    }
+}
+
+/// At most this many wasmer guest calls run at once, each on a thread of tokio's
+/// blocking pool; further calls wait for a slot.
+pub const MAX_CONCURRENT_CALLS: usize = 16;
+
+fn pool() -> &'static tokio::sync::Semaphore {
+    static POOL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_CALLS);
+    &POOL
+}
+
+/// What a call's future shares with the thread running it, to stop the guest when the
+/// future is dropped.
+struct Cancel {
+    interrupter: watchdog::Interrupter,
+    /// `None` while running; `Some(armed)` once cancelled (the watchdog interrupts the
+    /// guest until the call returns); the call's end takes it.
+    state: Mutex<(bool, Option<watchdog::Armed>)>,
+}
+
+struct CancelOnDrop(Option<Arc<Cancel>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let mut state = c.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !state.0 {
+                state.1 = Some(watchdog::arm(&c.interrupter, Instant::now()));
+            }
         }
+    }
+}
+
+/// An instance as the rest of Morph sees it: the guest moves to a pool thread for each
+/// call and comes back after; a cancelled call keeps it.
+struct WasmerInstance {
+    guest: Option<Box<WasmerGuest>>,
+}
+
+impl WasmerInstance {
+    /// Runs `f` on the guest, on the blocking pool when a tokio runtime drives this task
+    /// (inline otherwise).
+    async fn on_pool<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut WasmerGuest) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let mut guest = self
+            .guest
+            .take()
+            .ok_or_else(|| Error::new(ErrorKind::Cancelled))?;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let r = f(&mut guest);
+            self.guest = Some(guest);
+            return r;
+        };
+        let _permit = pool()
+            .acquire()
+            .await
+            .map_err(|_| Error::engine("the wasmer call pool is closed"))?;
+        guest.env.as_mut(&mut guest.store).runtime = Some(runtime.clone());
+        let cancel = Arc::new(Cancel {
+            interrupter: guest.interrupter.clone(),
+            state: Mutex::new((false, None)),
+        });
+        let mut on_drop = CancelOnDrop(Some(cancel.clone()));
+        let task = runtime.spawn_blocking(move || {
+            let r = f(&mut guest);
+            let mut state = cancel.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.0 = true;
+            state.1 = None;
+            (guest, r)
+        });
+        let joined = task.await;
+        on_drop.0 = None;
+        let (guest, r) = joined.map_err(|e| Error::engine(format!("a wasmer call failed: {e}")))?;
+        self.guest = Some(guest);
+        r
+    }
+}
+
+impl Instance for WasmerInstance {
+    fn describe(&mut self) -> BoxFuture<'_, Result<ExtensionInfo>> {
+        Box::pin(self.on_pool(|g| now(describe(g)).unwrap_or_else(|| Err(stalled()))))
+    }
+
+    fn execute<'a>(&'a mut self, call: ExecuteCall<'a>) -> BoxFuture<'a, Result<String>> {
+        let action = call.action.to_owned();
+        let input = call.input.to_owned();
+        let side_effect = call.side_effect;
+        Box::pin(self.on_pool(move |g| {
+            let call = ExecuteCall {
+                action: &action,
+                input: &input,
+                side_effect,
+            };
+            now(execute(g, call)).unwrap_or_else(|| Err(stalled()))
+        }))
+    }
+
+    fn usage(&self) -> Usage {
+        self.guest.as_ref().map_or_else(Usage::default, |g| g.usage())
     }
 }

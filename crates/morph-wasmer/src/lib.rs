@@ -67,3 +67,4 @@ mod tunables;
 mod watchdog;
 
 pub use engine::WasmerRuntime;
+pub use instance::MAX_CONCURRENT_CALLS;

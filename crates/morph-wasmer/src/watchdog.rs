@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 #[cfg(all(unix, feature = "host-interrupt"))]
-pub(crate) use imp::{Interrupter, arm};
+pub(crate) use imp::{Armed, Interrupter, arm};
 
 #[cfg(all(unix, feature = "host-interrupt"))]
 mod imp {
@@ -160,7 +160,7 @@ mod imp {
 }
 
 #[cfg(not(all(unix, feature = "host-interrupt")))]
-pub(crate) use imp::{Interrupter, arm};
+pub(crate) use imp::{Armed, Interrupter, arm};
 
 /// The interrupter of a store.
 #[cfg(all(unix, feature = "host-interrupt"))]

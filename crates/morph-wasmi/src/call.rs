@@ -9,16 +9,26 @@
 //! then refuels and resumes. Fuel not yet handed to the store waits in
 //! [`StoreData::reserve`], so the budget is exact however it is sliced.
 //!
-//! Every guest call goes through [`run`]: the exports, the start function and the
-//! guest's allocator, including calls to the allocator from inside a host call (wasmi
-//! gives a nested call its own stack), so no guest code runs outside the deadline.
+//! Every guest call goes through [`run`] (sync: the guest's allocator, including from
+//! inside a host call, where wasmi gives the nested call its own stack) or [`run_async`]
+//! (the exports and the start function), so no guest code runs outside the deadline.
+//!
+//! **Async host calls.** A host function cannot await inside wasmi. The import trampoline
+//! lifts the call and takes it through the checkpoint at once; when the handler must be
+//! awaited, it parks the call in the store and returns a [`Parked`] host error, which
+//! wasmi turns into a resumable host trap. [`run_async`] then awaits the handler, lowers
+//! the answer (calling the allocator as a new root call while the first is suspended)
+//! and resumes the guest. Between slices it yields to the executor at most every
+//! [`YIELD_EVERY`], so a long guest call never holds a worker thread for longer, and a
+//! dropped call future stops the guest there.
 
 use morph_runtime::meter::{FUEL_GLOBAL, exhausted};
-use morph_runtime::{Error, HostContext, Limit, Result, TrapKind};
+use morph_runtime::protocol::{GuestAccess, PendingCall, deliver, yield_now};
+use morph_runtime::{Error, GuestMemory, HostContext, Limit, Result, TrapKind, check_range};
 use std::fmt;
 use std::time::{Duration, Instant};
 use wasmi::{
-    AsContext, AsContextMut, Global, Memory, ResourceLimiter, TrapCode, TypedFunc,
+    AsContext, AsContextMut, Global, Memory, ResourceLimiter, Store, TrapCode, TypedFunc,
     TypedResumableCall, Val, WasmParams, WasmResults,
 };
 use wasmi_core::LimiterError;
@@ -29,13 +39,8 @@ use wasmi_core::LimiterError;
 /// microsecond, so the overhead stays below 0.1%.
 pub(crate) const SLICE: u64 = 1 << 18;
 
-/// Table elements a guest may grow a table to (as in the wasmtime backend).
-const MAX_TABLE_ELEMENTS: usize = 100_000;
-
-/// How deeply host calls may re-enter the guest (a host call that lowers its result calls
-/// the guest's allocator, which could make another host call...). Each level costs native
-/// stack, so a guest must not be able to nest without bound; legitimate guests nest once.
-const MAX_REENTRY: u32 = 8;
+/// How long a guest runs between two yields to the executor.
+pub(crate) const YIELD_EVERY: Duration = Duration::from_millis(5);
 
 /// Guest exports that host calls need, resolved once per instance.
 #[derive(Clone, Copy)]
@@ -46,25 +51,19 @@ pub(crate) struct Guest {
     pub(crate) fuel_global: Option<Global>,
 }
 
-/// What every store holds: Morph's host state and the state of the current call.
+/// What every store holds: Morph's checkpoint and the fuel state of the current call.
 pub(crate) struct StoreData {
     pub(crate) host: HostContext,
     /// The deterministic-metering budget compiled into the module, if any.
     pub(crate) metered: Option<u64>,
-    /// When the current call began.
-    pub(crate) started: Instant,
-    /// When the current call must stop (`None`: too far away to represent).
-    deadline: Option<Instant>,
     /// Native fuel budget of the current call (`u64::MAX`: unlimited).
     pub(crate) budget: u64,
     /// Fuel of the current call not yet handed to the store.
     pub(crate) reserve: u64,
-    /// Guest calls in progress (more than one when a host call re-enters the guest).
-    depth: u32,
-    /// Wall-clock time of the last finished call.
-    pub(crate) elapsed: Duration,
     /// The guest's exports, once instantiated.
     pub(crate) guest: Option<Guest>,
+    /// A host call waiting for its handler (see the module docs).
+    pub(crate) parked: Option<PendingCall>,
 }
 
 impl StoreData {
@@ -72,20 +71,11 @@ impl StoreData {
         StoreData {
             host,
             metered,
-            started: Instant::now(),
-            deadline: None,
             budget: 0,
             reserve: 0,
-            depth: 0,
-            elapsed: Duration::ZERO,
             guest: None,
+            parked: None,
         }
-    }
-
-    fn timeout_error(&self) -> Error {
-        let used = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let max = u64::try_from(self.host.limits().timeout.as_millis()).unwrap_or(u64::MAX);
-        Error::limit(Limit::Timeout, used, max)
     }
 
     fn cpu_error(&self) -> Error {
@@ -115,7 +105,7 @@ impl ResourceLimiter for StoreData {
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        Ok(desired as u64 <= morph_runtime::MAX_TABLE_ELEMENTS)
     }
 
     fn instances(&self) -> usize {
@@ -144,26 +134,34 @@ impl fmt::Display for HostErr {
 
 impl wasmi::errors::HostError for HostErr {}
 
-/// Arms the limits for a new guest call: the fuel budget, the deadline, the per-call
-/// counters.
+/// The host error a trampoline returns when it parked its call for the driver.
+#[derive(Debug)]
+pub(crate) struct Parked;
+
+impl fmt::Display for Parked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("host call parked for its async handler")
+    }
+}
+
+impl wasmi::errors::HostError for Parked {}
+
+/// Arms native fuel for a guest call that begins now (the checkpoint's clock is
+/// already running).
 ///
 /// # Errors
 /// `Engine` when the store refuses fuel (it never does: fuel is always on).
-pub(crate) fn begin_call(mut ctx: impl AsContextMut<Data = StoreData>) -> Result<()> {
+pub(crate) fn arm(mut ctx: impl AsContextMut<Data = StoreData>) -> Result<()> {
     let mut ctx = ctx.as_context_mut();
     let data = ctx.data_mut();
-    let limits = data.host.limits();
     // In deterministic mode the module counts its own instructions; native fuel then only
     // slices the call for the deadline.
     data.budget = match data.metered {
         Some(_) => u64::MAX,
-        None => limits.fuel.unwrap_or(u64::MAX),
+        None => data.host.limits().fuel.unwrap_or(u64::MAX),
     };
     let first = data.budget.min(SLICE);
-    data.reserve = data.budget - first;
-    data.started = Instant::now();
-    data.deadline = data.started.checked_add(limits.timeout);
-    data.host.begin_call();
+    data.reserve = data.budget.saturating_sub(first);
     ctx.set_fuel(first)
         .map_err(|e| Error::engine(e.to_string()))
 }
@@ -203,15 +201,17 @@ fn next_slice(ctx: &mut impl AsContextMut<Data = StoreData>, need: u64) -> Resul
     {
         let ctx = ctx.as_context();
         let data = ctx.data();
-        if data.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(data.timeout_error());
+        if data.host.past_deadline() {
+            return Err(data.host.timeout_error());
         }
     }
     refuel(ctx, need)
 }
 
 /// Calls `func` under the current call's limits, in fuel slices with the deadline checked
-/// between them, and maps every failure to Morph's taxonomy.
+/// between them, and maps every failure to Morph's taxonomy. For the guest's allocator:
+/// no host call can be served while it runs (the checkpoint refuses them), so it never
+/// parks.
 ///
 /// # Errors
 /// A trap, a limit, or the error of a host call, unchanged.
@@ -220,29 +220,7 @@ pub(crate) fn run<P: WasmParams, R: WasmResults>(
     func: &TypedFunc<P, R>,
     params: P,
 ) -> Result<R> {
-    {
-        let mut ctx = ctx.as_context_mut();
-        let data = ctx.data_mut();
-        if data.depth >= MAX_REENTRY {
-            return Err(Error::trap(TrapKind::StackOverflow));
-        }
-        data.depth += 1;
-    }
-    let out = run_sliced(&mut ctx, func, params);
-    let mut ctx = ctx.as_context_mut();
-    let data = ctx.data_mut();
-    data.depth -= 1;
-    if data.depth == 0 {
-        data.elapsed = data.started.elapsed();
-    }
-    out
-}
-
-fn run_sliced<P: WasmParams, R: WasmResults>(
-    ctx: &mut impl AsContextMut<Data = StoreData>,
-    func: &TypedFunc<P, R>,
-    params: P,
-) -> Result<R> {
+    let ctx = &mut ctx;
     next_slice(ctx, 0)?;
     let mut call = func.call_resumable(&mut *ctx, params);
     loop {
@@ -252,12 +230,120 @@ fn run_sliced<P: WasmParams, R: WasmResults>(
                 next_slice(ctx, paused.required_fuel())?;
                 call = paused.resume(&mut *ctx);
             }
-            // A host function failed: the guest stops there (we never resume it).
             Ok(TypedResumableCall::HostTrap(trapped)) => {
                 return Err(map_error(trapped.host_error(), &*ctx));
             }
             Err(e) => return Err(map_error(&e, &*ctx)),
         }
+    }
+}
+
+/// [`run`] for a root call of the store: also serves parked host calls (awaiting their
+/// handlers) and yields to the executor every [`YIELD_EVERY`].
+///
+/// # Errors
+/// A trap, a limit, or the error of a host call, unchanged.
+pub(crate) async fn run_async<P: WasmParams, R: WasmResults>(
+    store: &mut Store<StoreData>,
+    func: &TypedFunc<P, R>,
+    params: P,
+) -> Result<R> {
+    next_slice(store, 0)?;
+    let mut last_yield = Instant::now();
+    let mut call = func.call_resumable(&mut *store, params);
+    loop {
+        match call {
+            Ok(TypedResumableCall::Finished(results)) => return Ok(results),
+            Ok(TypedResumableCall::OutOfFuel(paused)) => {
+                next_slice(store, paused.required_fuel())?;
+                if last_yield.elapsed() >= YIELD_EVERY {
+                    yield_now().await;
+                    last_yield = Instant::now();
+                }
+                call = paused.resume(&mut *store);
+            }
+            Ok(TypedResumableCall::HostTrap(trapped))
+                if trapped.host_error().downcast_ref::<Parked>().is_some() =>
+            {
+                let pending = store
+                    .data_mut()
+                    .parked
+                    .take()
+                    .ok_or_else(|| Error::engine("a parked host call went missing"))?;
+                let delivery = pending.answer().await;
+                deliver(&mut StoreAccess { store: &mut *store }, delivery).await?;
+                last_yield = Instant::now();
+                call = trapped.resume(&mut *store, &[]);
+            }
+            Ok(TypedResumableCall::HostTrap(trapped)) => {
+                return Err(map_error(trapped.host_error(), &*store));
+            }
+            Err(e) => return Err(map_error(&e, &*store)),
+        }
+    }
+}
+
+/// Guest memory and allocator over any wasmi context of the store: the instance's store
+/// or a host function's caller.
+pub(crate) struct StoreAccess<C> {
+    pub(crate) store: C,
+}
+
+impl<C: AsContextMut<Data = StoreData>> StoreAccess<C> {
+    fn guest(&self) -> Result<Guest> {
+        self.store
+            .as_context()
+            .data()
+            .guest
+            .ok_or_else(|| Error::engine("a host call arrived before the instance was set up"))
+    }
+}
+
+impl<C: AsContextMut<Data = StoreData>> GuestMemory for StoreAccess<C> {
+    fn read(&mut self, ptr: u32, buf: &mut [u8]) -> Result<()> {
+        let g = self.guest()?;
+        let data = g.memory.data(&self.store);
+        let r = check_range(ptr, buf.len(), data.len())?;
+        buf.copy_from_slice(&data[r]);
+        Ok(())
+    }
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
+        let g = self.guest()?;
+        let data = g.memory.data_mut(&mut self.store);
+        let r = check_range(ptr, bytes.len(), data.len())?;
+        data[r].copy_from_slice(bytes);
+        Ok(())
+    }
+    fn size(&mut self) -> u64 {
+        self.guest()
+            .map_or(0, |g| g.memory.data_size(&self.store) as u64)
+    }
+}
+
+/// A wasmi context whose store data can be borrowed for as long as the context.
+pub(crate) trait StoreContext: AsContextMut<Data = StoreData> + Send {
+    fn store_data(&mut self) -> &mut StoreData;
+}
+
+impl StoreContext for &mut Store<StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        Store::data_mut(self)
+    }
+}
+
+impl StoreContext for &mut wasmi::Caller<'_, StoreData> {
+    fn store_data(&mut self) -> &mut StoreData {
+        wasmi::Caller::data_mut(self)
+    }
+}
+
+impl<C: StoreContext> GuestAccess for StoreAccess<C> {
+    fn host(&mut self) -> &mut HostContext {
+        &mut self.store.store_data().host
+    }
+    async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
+        let g = self.guest()?;
+        run(&mut self.store, &g.realloc, (0, 0, align, size))
     }
 }
 

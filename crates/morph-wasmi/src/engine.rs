@@ -1,7 +1,9 @@
 //! The shared engine and linker, and the `Runtime` implementation.
 
 use crate::call::StoreData;
-use morph_runtime::{CompiledModule, Instance, InstanceConfig, Limits, Result, Runtime};
+use morph_runtime::{
+    BoxFuture, CompiledModule, Instance, InstanceConfig, Limits, Result, Runtime,
+};
 use std::sync::Arc;
 use wasmi::{CompilationMode, Config, CustomFuelCosts, Engine, Linker};
 
@@ -79,12 +81,17 @@ impl Runtime for WasmiRuntime {
         crate::instance::deserialize(&self.engine, bytes)
     }
 
-    fn instantiate(
-        &self,
-        module: &dyn CompiledModule,
+    fn instantiate<'a>(
+        &'a self,
+        module: &'a dyn CompiledModule,
         config: InstanceConfig,
-    ) -> Result<Box<dyn Instance>> {
-        crate::instance::instantiate(&self.engine, &self.linker, module, config)
+    ) -> BoxFuture<'a, Result<Box<dyn Instance>>> {
+        Box::pin(crate::instance::instantiate(
+            &self.engine,
+            &self.linker,
+            module,
+            config,
+        ))
     }
 }
 

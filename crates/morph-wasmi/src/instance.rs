@@ -1,18 +1,18 @@
-//! Compiled modules and live instances: the host functions, the guest memory seen by the
-//! shared Canonical ABI, and the `CoreInstance` the shared export call sequence drives.
+//! Compiled modules and live instances: the host functions, and the [`GuestCalls`] the
+//! shared per-call protocol drives.
 
-use crate::call::{Guest, HostErr, StoreData, begin_call, fuel_global, fuel_used, map_error, run};
-use morph_abi::ExtensionInfo;
+use crate::call::{Guest, HostErr, Parked, StoreAccess, StoreData, arm, fuel_global, fuel_used, map_error, run_async};
+use morph_runtime::protocol::{CoreInstance, Export, GuestAccess, GuestCalls, admit, deliver, now};
 use morph_runtime::{
-    CompiledModule, CoreInstance, Error, GuestMemory, HostCaller, HostContext, IMPORTS, Instance,
-    InstanceConfig, ModuleInfo, PostReturn, Result, Usage, check_range, dispatch,
+    CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig,
+    ModuleInfo, Result, Usage,
 };
 use std::any::Any;
 use std::sync::Arc;
-use wasmi::{
-    AsContext, AsContextMut, Caller, Engine, FuncType, Linker, Module, Store, TypedFunc, Val,
-    ValType,
-};
+use wasmi::{Caller, Engine, FuncType, Linker, Module, Store, TypedFunc, Val, ValType};
+
+/// The engine and its version, bound into compiled-code frames.
+const ENGINE_VERSION: &str = "wasmi 2.0";
 
 /// A module compiled by wasmi, with what serialization needs.
 pub(crate) struct WasmiModule {
@@ -71,19 +71,26 @@ fn downcast(module: &dyn CompiledModule) -> Result<&WasmiModule> {
 /// `Engine` when the module is not this backend's.
 pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
     let m = downcast(module)?;
-    Ok(morph_runtime::frame_compiled(&m.info, &m.prepared))
+    Ok(morph_runtime::frame_compiled(
+        "wasmi",
+        ENGINE_VERSION,
+        &m.info,
+        &m.prepared,
+    ))
 }
 
-/// Recompiles bytes written by [`serialize`].
+/// Recompiles bytes written by [`serialize`]; wasmi validates them again.
 ///
 /// # Errors
 /// `Engine` when the bytes are not a framed module, or wasmi refuses them.
 pub(crate) fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Arc<dyn CompiledModule>> {
-    let (info, wasm) = morph_runtime::unframe_compiled(bytes)?;
+    let (info, wasm) = morph_runtime::unframe_compiled(bytes, "wasmi", ENGINE_VERSION)?;
     compile(engine, wasm.to_vec(), info)
 }
 
-/// The contract's host functions, each a call to the one shared [`dispatch`].
+/// The contract's host functions. Each lifts its call and takes it through the shared
+/// checkpoint; an answer known at once (a log, a refusal) is lowered right here, a call
+/// that needs the async handler is parked for the driver (see `call.rs`).
 ///
 /// # Errors
 /// `Engine` when wasmi refuses a definition.
@@ -99,21 +106,26 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
                 ty,
                 move |mut caller: Caller<'_, StoreData>, params: &[Val], _results: &mut [Val]| {
                     let mut args = [0u32; 16];
-                    for (slot, v) in args.iter_mut().zip(params) {
-                        *slot = match v {
-                            Val::I32(x) => *x as u32,
-                            _ => 0,
-                        };
-                    }
                     let n = params.len().min(args.len());
-                    dispatch(
-                        func,
-                        &args[..n],
-                        &mut CallerMem {
-                            caller: &mut caller,
-                        },
-                    )
-                    .map_err(|e| wasmi::Error::host(HostErr(e)))
+                    for (slot, v) in args.iter_mut().zip(params) {
+                        *slot = v.i32().unwrap_or(0) as u32;
+                    }
+                    let mut access = StoreAccess {
+                        store: &mut caller,
+                    };
+                    let host_err = |e| wasmi::Error::host(HostErr(e));
+                    let pending = admit(&mut access, func, &args[..n]).map_err(host_err)?;
+                    match pending.try_answer() {
+                        // The allocator runs synchronously here: delivering completes at
+                        // once.
+                        Ok(delivery) => now(deliver(&mut access, delivery))
+                            .unwrap_or_else(|| Err(Error::engine("lowering did not complete")))
+                            .map_err(host_err),
+                        Err(pending) => {
+                            caller.data_mut().parked = Some(pending);
+                            Err(wasmi::Error::host(Parked))
+                        }
+                    }
                 },
             )
             .map_err(|e| Error::engine(e.to_string()))?;
@@ -121,82 +133,14 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
     Ok(linker)
 }
 
-fn read(
-    ctx: impl AsContext<Data = StoreData>,
-    guest: Guest,
-    ptr: u32,
-    buf: &mut [u8],
-) -> Result<()> {
-    let data = guest.memory.data(&ctx);
-    let r = check_range(ptr, buf.len(), data.len())?;
-    buf.copy_from_slice(&data[r]);
-    Ok(())
-}
-
-fn write(
-    mut ctx: impl AsContextMut<Data = StoreData>,
-    guest: Guest,
-    ptr: u32,
-    bytes: &[u8],
-) -> Result<()> {
-    let data = guest.memory.data_mut(&mut ctx);
-    let r = check_range(ptr, bytes.len(), data.len())?;
-    data[r].copy_from_slice(bytes);
-    Ok(())
-}
-
-fn alloc(
-    mut ctx: impl AsContextMut<Data = StoreData>,
-    guest: Guest,
-    align: u32,
-    size: u32,
-) -> Result<u32> {
-    run(&mut ctx, &guest.realloc, (0, 0, align, size))
-}
-
-/// Guest memory seen from inside a host call.
-struct CallerMem<'a, 'b> {
-    caller: &'a mut Caller<'b, StoreData>,
-}
-
-impl CallerMem<'_, '_> {
-    fn guest(&self) -> Result<Guest> {
-        self.caller
-            .data()
-            .guest
-            .ok_or_else(|| Error::engine("host call before the instance was set up"))
-    }
-}
-
-impl GuestMemory for CallerMem<'_, '_> {
-    fn read(&mut self, ptr: u32, buf: &mut [u8]) -> Result<()> {
-        let g = self.guest()?;
-        read(&*self.caller, g, ptr, buf)
-    }
-    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
-        let g = self.guest()?;
-        write(&mut *self.caller, g, ptr, bytes)
-    }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-        let g = self.guest()?;
-        alloc(&mut *self.caller, g, align, size)
-    }
-}
-
-impl HostCaller for CallerMem<'_, '_> {
-    fn host(&mut self) -> &mut HostContext {
-        &mut self.caller.data_mut().host
-    }
-}
-
 /// A live instance: one store, one guest.
 struct WasmiInstance {
     store: Store<StoreData>,
-    guest: Guest,
     describe: TypedFunc<(), u32>,
     execute: TypedFunc<(u32, u32, u32, u32), u32>,
     post_describe: Option<TypedFunc<u32, ()>>,
     post_execute: Option<TypedFunc<u32, ()>>,
+    start: Option<TypedFunc<(), ()>>,
     info: ModuleInfo,
     /// Deterministic metering: instructions counted by the last export call.
     counted: Option<u64>,
@@ -206,129 +150,136 @@ struct WasmiInstance {
 ///
 /// # Errors
 /// A trap or limit from the start function, or `Engine`.
-pub(crate) fn instantiate(
+pub(crate) async fn instantiate(
     engine: &Engine,
     linker: &Linker<StoreData>,
     module: &dyn CompiledModule,
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
-    let host = HostContext::new(config.handler, config.label, config.limits);
-    let mut store = Store::new(engine, StoreData::new(host, m.info.metered));
+    let mut store = Store::new(engine, StoreData::new(HostContext::new(config), m.info.metered));
     store.limiter(|d| d as &mut dyn wasmi::ResourceLimiter);
-    begin_call(&mut store)?;
     // The start section was removed at compile time: this only links and initialises
     // memory and tables (which needs no fuel).
+    store.set_fuel(u64::MAX).map_err(|e| Error::engine(e.to_string()))?;
     let instance = linker
         .instantiate_and_start(&mut store, &m.module)
         .map_err(|e| map_error(&e, &store))?;
 
     let vanished = |name: &str| Error::engine(format!("export `{name}` vanished"));
-    let typed = |store: &Store<StoreData>, name: &str| {
-        instance.get_func(store, name).ok_or_else(|| vanished(name))
-    };
     let te = |e: wasmi::Error| Error::engine(e.to_string());
+    macro_rules! typed {
+        ($name:expr) => {
+            instance
+                .get_func(&store, $name)
+                .ok_or_else(|| vanished($name))?
+                .typed(&store)
+                .map_err(te)?
+        };
+        ($present:expr, $name:expr) => {
+            match $present {
+                true => Some(typed!($name)),
+                false => None,
+            }
+        };
+    }
     let memory = instance
         .get_memory(&store, "memory")
         .ok_or_else(|| vanished("memory"))?;
-    let realloc = typed(&store, "cabi_realloc")?.typed(&store).map_err(te)?;
-    let describe = typed(&store, "describe")?.typed(&store).map_err(te)?;
-    let execute = typed(&store, "execute")?.typed(&store).map_err(te)?;
-    let post = |store: &Store<StoreData>, present: bool, name: &str| -> Result<Option<_>> {
-        match present {
-            true => Ok(Some(typed(store, name)?.typed(store).map_err(te)?)),
-            false => Ok(None),
-        }
-    };
-    let post_describe = post(&store, m.info.has_post_describe, "cabi_post_describe")?;
-    let post_execute = post(&store, m.info.has_post_execute, "cabi_post_execute")?;
     let guest = Guest {
         memory,
-        realloc,
+        realloc: typed!("cabi_realloc"),
         fuel_global: fuel_global(&instance, &store),
     };
-    store.data_mut().guest = Some(guest);
-
-    if let Some(name) = &m.start {
-        let start: TypedFunc<(), ()> = typed(&store, name)?.typed(&store).map_err(te)?;
-        run(&mut store, &start, ())?;
-    }
-
-    Ok(Box::new(WasmiInstance {
-        store,
-        guest,
-        describe,
-        execute,
-        post_describe,
-        post_execute,
+    let mut inst = WasmiInstance {
+        describe: typed!("describe"),
+        execute: typed!("execute"),
+        post_describe: typed!(m.info.has_post_describe, "cabi_post_describe"),
+        post_execute: typed!(m.info.has_post_execute, "cabi_post_execute"),
+        start: match &m.start {
+            Some(name) => Some(typed!(name.as_str())),
+            None => None,
+        },
         info: m.info.clone(),
         counted: None,
-    }))
+        store,
+    };
+    inst.store.data_mut().guest = Some(guest);
+    morph_runtime::protocol::start(&mut inst).await?;
+    Ok(Box::new(CoreInstance(inst)))
 }
 
 impl GuestMemory for WasmiInstance {
     fn read(&mut self, ptr: u32, buf: &mut [u8]) -> Result<()> {
-        read(&self.store, self.guest, ptr, buf)
+        StoreAccess { store: &mut self.store }.read(ptr, buf)
     }
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
-        write(&mut self.store, self.guest, ptr, bytes)
+        StoreAccess { store: &mut self.store }.write(ptr, bytes)
     }
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-        alloc(&mut self.store, self.guest, align, size)
+    fn size(&mut self) -> u64 {
+        StoreAccess { store: &mut self.store }.size()
     }
 }
 
-impl HostCaller for WasmiInstance {
+impl GuestAccess for WasmiInstance {
     fn host(&mut self) -> &mut HostContext {
         &mut self.store.data_mut().host
     }
+    async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
+        StoreAccess { store: &mut self.store }.alloc(align, size).await
+    }
 }
 
-impl CoreInstance for WasmiInstance {
-    fn begin(&mut self) -> Result<()> {
+impl GuestCalls for WasmiInstance {
+    fn backend(&self) -> &'static str {
+        "wasmi"
+    }
+    fn module(&self) -> &ModuleInfo {
+        &self.info
+    }
+    fn arm(&mut self) -> Result<()> {
         self.counted = None;
-        begin_call(&mut self.store)
+        arm(&mut self.store)
     }
-    fn call_describe(&mut self) -> Result<u32> {
-        let r = run(&mut self.store, &self.describe, ());
-        self.count_instructions();
-        r
-    }
-    fn call_execute(&mut self, args: [u32; 4]) -> Result<u32> {
-        let [a, b, c, d] = args;
-        let r = run(&mut self.store, &self.execute, (a, b, c, d));
-        self.count_instructions();
-        r
-    }
-    fn call_post_return(&mut self, which: PostReturn, retptr: u32) -> Result<()> {
-        let f = match which {
-            PostReturn::Describe => self.post_describe,
-            PostReturn::Execute => self.post_execute,
-        };
-        match f {
-            Some(f) => run(&mut self.store, &f, retptr),
-            None => Ok(()),
+    async fn enter(&mut self, export: Export, args: &[u32]) -> Result<u32> {
+        let arg = args.first().copied().unwrap_or(0);
+        let store = &mut self.store;
+        match export {
+            Export::Describe => {
+                let r = run_async(store, &self.describe, ()).await;
+                self.count_instructions();
+                r
+            }
+            Export::Execute => {
+                let [a, b, c, d] = <[u32; 4]>::try_from(args)
+                    .map_err(|_| Error::engine("execute takes four arguments"))?;
+                let r = run_async(store, &self.execute, (a, b, c, d)).await;
+                self.count_instructions();
+                r
+            }
+            Export::PostDescribe | Export::PostExecute => {
+                let f = match export {
+                    Export::PostDescribe => self.post_describe,
+                    _ => self.post_execute,
+                };
+                match f {
+                    Some(f) => run_async(store, &f, arg).await.map(|()| 0),
+                    None => Ok(0),
+                }
+            }
+            Export::Start => match self.start {
+                Some(f) => run_async(store, &f, ()).await.map(|()| 0),
+                None => Ok(0),
+            },
         }
-    }
-}
-
-impl Instance for WasmiInstance {
-    fn describe(&mut self) -> Result<ExtensionInfo> {
-        let info = self.info.clone();
-        morph_runtime::core::describe(self, &info)
-    }
-    fn execute(&mut self, action: &str, input: &str) -> Result<String> {
-        let info = self.info.clone();
-        morph_runtime::core::execute(self, &info, action, input)
     }
     fn usage(&self) -> Usage {
-        let d = self.store.data();
-        Usage {
-            fuel: self.fuel_used(),
-            host_calls: d.host.host_calls(),
-            memory_bytes: self.guest.memory.data_size(&self.store) as u64,
-            elapsed: d.elapsed,
-        }
+        let memory = self
+            .store
+            .data()
+            .guest
+            .map_or(0, |g| g.memory.data_size(&self.store) as u64);
+        self.store.data().host.usage(self.fuel_used(), memory)
     }
 }
 
@@ -337,7 +288,8 @@ impl WasmiInstance {
     /// counted (before its post-return call resets the counter).
     fn count_instructions(&mut self) {
         let budget = self.store.data().metered;
-        if let (Some(budget), Some(g)) = (budget, self.guest.fuel_global)
+        let global = self.store.data().guest.and_then(|g| g.fuel_global);
+        if let (Some(budget), Some(g)) = (budget, global)
             && let Val::I64(left) = g.get(&self.store)
         {
             self.counted = Some(budget.saturating_sub(u64::try_from(left).unwrap_or(0)));

@@ -53,8 +53,10 @@ fn strip_component_types(wasm: &[u8]) -> Result<Vec<u8>> {
             continue;
         }
         if let Some((id, range)) = payload.as_section() {
-            let data = wasm
-                .get(range)
+            let data = usize::try_from(range.start)
+                .ok()
+                .zip(usize::try_from(range.end).ok())
+                .and_then(|(a, b)| wasm.get(a..b))
                 .ok_or_else(|| Error::invalid_module("a section runs past the end"))?;
             out.section(&wasm_encoder::RawSection { id, data });
         }
@@ -133,7 +135,12 @@ pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
         .component()
         .serialize()
         .map_err(|e| Error::engine(e.to_string()))?;
-    Ok(morph_runtime::frame_compiled(&m.info, &code))
+    Ok(morph_runtime::frame_compiled(
+        "wasmtime",
+        crate::engine::ENGINE_VERSION,
+        &m.info,
+        &code,
+    ))
 }
 
 /// # Safety
@@ -143,7 +150,8 @@ pub(crate) unsafe fn deserialize(
     linker: &Linker<StoreData>,
     bytes: &[u8],
 ) -> Result<Arc<dyn CompiledModule>> {
-    let (info, code) = morph_runtime::unframe_compiled(bytes)?;
+    let (info, code) =
+        morph_runtime::unframe_compiled(bytes, "wasmtime", crate::engine::ENGINE_VERSION)?;
     // SAFETY: the caller guarantees the bytes came from `serialize` unchanged.
     let component = unsafe { Component::deserialize(engine, code) }
         .map_err(|e| Error::engine(e.to_string()))?;

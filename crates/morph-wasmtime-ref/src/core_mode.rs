@@ -12,7 +12,7 @@ use std::any::Any;
 use std::sync::Arc;
 use wasmtime::{
     AsContext, AsContextMut, Caller, Engine, FuncType, InstancePre, Linker, Memory, Module,
-    Store, TypedFunc, Val, ValType,
+    Store, TypedFunc, ValType,
 };
 
 struct CoreModule {
@@ -66,7 +66,12 @@ pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
         .module()
         .serialize()
         .map_err(|e| Error::engine(e.to_string()))?;
-    Ok(morph_runtime::frame_compiled(&m.info, &code))
+    Ok(morph_runtime::frame_compiled(
+        "wasmtime-core",
+        crate::engine::ENGINE_VERSION,
+        &m.info,
+        &code,
+    ))
 }
 
 /// # Safety
@@ -76,7 +81,8 @@ pub(crate) unsafe fn deserialize(
     linker: &Linker<StoreData>,
     bytes: &[u8],
 ) -> Result<Arc<dyn CompiledModule>> {
-    let (info, code) = morph_runtime::unframe_compiled(bytes)?;
+    let (info, code) =
+        morph_runtime::unframe_compiled(bytes, "wasmtime-core", crate::engine::ENGINE_VERSION)?;
     // SAFETY: the caller guarantees the bytes came from `serialize` unchanged.
     let module =
         unsafe { Module::deserialize(engine, code) }.map_err(|e| Error::engine(e.to_string()))?;

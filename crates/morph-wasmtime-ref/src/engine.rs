@@ -11,8 +11,8 @@ use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 /// How often the epoch advances: the wall-clock deadline's resolution.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// Table elements a guest may grow to.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// The engine and its version, bound into compiled-code frames.
+pub(crate) const ENGINE_VERSION: &str = "wasmtime 48.0.8";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Mode {
@@ -173,7 +173,7 @@ impl ResourceLimiter for StoreData {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        Ok(desired as u64 <= morph_runtime::MAX_TABLE_ELEMENTS)
     }
 }
 

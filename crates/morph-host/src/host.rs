@@ -1,0 +1,492 @@
+//! The embeddable host: [`Host`] (built once, shared), [`Prepared`] extensions (compiled,
+//! described, schemas compiled: once per module), and executions on fresh instances.
+
+use crate::backend::Backend;
+use crate::schema::Schema;
+use morph_abi::{ExtensionInfo, SideEffect};
+use morph_runtime::{
+    CompiledModule, DenyAll, Error, ErrorKind, ExecuteCall, HostHandler, Instance,
+    InstanceConfig, Limits, NoCapabilities, Policy, Result, Runtime, Usage,
+};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Builds a [`Host`]: the backend, default limits, the host-call handler and the
+/// permission policy.
+#[must_use]
+pub struct HostBuilder {
+    backend: Backend,
+    limits: Limits,
+    handler: Arc<dyn HostHandler>,
+    policy: Arc<dyn Policy>,
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        HostBuilder {
+            backend: Backend::Wasmtime,
+            limits: Limits::default(),
+            handler: Arc::new(NoCapabilities),
+            policy: Arc::new(DenyAll),
+        }
+    }
+}
+
+impl HostBuilder {
+    /// The backend that runs extensions (default: `wasmtime`).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// The limits of every call, unless an execution overrides the per-call ones.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Performs the host calls the policy allows (default: none available).
+    pub fn handler(mut self, handler: Arc<dyn HostHandler>) -> Self {
+        self.handler = handler;
+        self
+    }
+
+    /// Decides each permission (default: [`DenyAll`]).
+    pub fn policy(mut self, policy: Arc<dyn Policy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds the host.
+    ///
+    /// # Errors
+    /// `BackendUnavailable` when this build lacks the backend; `Engine` when its engine
+    /// cannot start.
+    pub fn build(self) -> Result<Host> {
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                runtime: self.backend.runtime()?,
+                backend: self.backend,
+                limits: self.limits,
+                handler: self.handler,
+                policy: self.policy,
+            }),
+        })
+    }
+}
+
+struct HostInner {
+    backend: Backend,
+    runtime: Arc<dyn Runtime>,
+    limits: Limits,
+    handler: Arc<dyn HostHandler>,
+    policy: Arc<dyn Policy>,
+}
+
+/// The host an app embeds: `Send + Sync`, cheap to clone. Prepare an extension once with
+/// [`Host::prepare`], then run its actions as often and as concurrently as needed with
+/// [`Prepared::execute`], each on a fresh instance.
+///
+/// The async API runs on tokio (the wasmer backends use its blocking pool); the
+/// `_blocking` methods serve programs without a runtime of their own.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("backend", &self.inner.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// A builder with the defaults: `wasmtime`, default limits, nothing granted.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// The backend this host runs extensions on.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The default limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Validates and compiles `wasm`, calls `describe()` once, and compiles every JSON
+    /// Schema it declares. `label` names the extension in logs until `describe` has.
+    ///
+    /// # Errors
+    /// A validation error of [`morph_runtime::validate`]; a trap or limit in the start
+    /// function or `describe`; `InvalidOutput` when the description breaks the contract
+    /// (a schema outside Morph's dialect, an action declared twice).
+    pub async fn prepare(&self, label: &str, wasm: &[u8]) -> Result<Prepared> {
+        let module = self.compile(wasm).await?;
+        let config = self.config(label.into(), &self.inner.limits);
+        let mut instance = self.inner.runtime.instantiate(&*module, config).await?;
+        let info = instance.describe().await?;
+        Prepared::new(self.clone(), module, info)
+    }
+
+    /// [`Host::prepare`] for callers without an async runtime.
+    ///
+    /// # Errors
+    /// As [`Host::prepare`]; `Engine` when called from inside an async runtime.
+    pub fn prepare_blocking(&self, label: &str, wasm: &[u8]) -> Result<Prepared> {
+        block_on(self.prepare(label, wasm))
+    }
+
+    /// Compiles on tokio's blocking pool when a runtime drives this task (compiling takes
+    /// milliseconds to seconds of CPU).
+    async fn compile(&self, wasm: &[u8]) -> Result<Arc<dyn CompiledModule>> {
+        let runtime = self.inner.runtime.clone();
+        let limits = self.inner.limits.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let wasm = wasm.to_vec();
+                rt.spawn_blocking(move || runtime.compile(&wasm, &limits))
+                    .await
+                    .map_err(|e| Error::engine(format!("compiling failed: {e}")))?
+            }
+            Err(_) => runtime.compile(wasm, &limits),
+        }
+    }
+
+    fn config(&self, label: Arc<str>, limits: &Limits) -> InstanceConfig {
+        InstanceConfig::new(label, limits.clone())
+            .handler(self.inner.handler.clone())
+            .policy(self.inner.policy.clone())
+    }
+}
+
+struct Schemas {
+    input: Schema,
+    output: Schema,
+    side_effect: SideEffect,
+}
+
+/// A prepared extension: compiled code, its description and its compiled schemas, built
+/// once per module. `Send + Sync`, cheap to clone; every [`Prepared::execute`] runs on a
+/// fresh instance, so calls share no guest state and may run concurrently.
+#[derive(Clone)]
+pub struct Prepared {
+    inner: Arc<PreparedInner>,
+}
+
+struct PreparedInner {
+    host: Host,
+    module: Arc<dyn CompiledModule>,
+    info: ExtensionInfo,
+    actions: HashMap<String, Schemas>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("id", &self.inner.info.id)
+            .field("version", &self.inner.info.version)
+            .field("backend", &self.inner.host.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid_output(message: String) -> Error {
+    Error::new(ErrorKind::InvalidOutput { message })
+}
+
+fn compile_schema(owner: &str, which: &str, text: &str) -> Result<Schema> {
+    Schema::compile(text)
+        .map_err(|e| invalid_output(format!("{owner} declares {which} schema that {e}")))
+}
+
+impl Prepared {
+    fn new(host: Host, module: Arc<dyn CompiledModule>, info: ExtensionInfo) -> Result<Self> {
+        let mut actions = HashMap::new();
+        for action in &info.actions {
+            let owner = format!("action `{}`", action.name.escape_debug());
+            let s = Schemas {
+                input: compile_schema(&owner, "an input", &action.input_schema)?,
+                output: compile_schema(&owner, "an output", &action.output_schema)?,
+                side_effect: action.side_effect,
+            };
+            if actions.insert(action.name.clone(), s).is_some() {
+                return Err(invalid_output(format!(
+                    "action `{}` is declared twice",
+                    action.name.escape_debug()
+                )));
+            }
+        }
+        for event in &info.events {
+            let owner = format!("event `{}`", event.name.escape_debug());
+            compile_schema(&owner, "a payload", &event.payload_schema)?;
+        }
+        if let Some(config) = &info.config_schema {
+            compile_schema("the extension", "a config", config)?;
+        }
+        Ok(Prepared {
+            inner: Arc::new(PreparedInner {
+                host,
+                module,
+                info,
+                actions,
+            }),
+        })
+    }
+
+    /// What the extension said of itself.
+    pub fn info(&self) -> &ExtensionInfo {
+        &self.inner.info
+    }
+
+    /// The backend it runs on.
+    pub fn backend(&self) -> Backend {
+        self.inner.host.backend()
+    }
+
+    /// Runs `action` with `input` (JSON text) on a fresh instance: checks that the action
+    /// exists and that the input is JSON matching its schema, runs the guest under the
+    /// limits (the host's, or `options`'), and checks that the output is JSON matching
+    /// the output schema. Dropping the future cancels the call.
+    ///
+    /// # Errors
+    /// `UnknownAction`, `InvalidInput`, `Guest`, `PermissionDenied`, a trap, a limit,
+    /// `BadGuestData`, `InvalidOutput`, `Cancelled`.
+    pub async fn execute(
+        &self,
+        action: &str,
+        input: &str,
+        options: &ExecuteOptions,
+    ) -> Result<Output> {
+        let mut session = self.instantiate_with(options).await?;
+        let text = session.execute(action, input).await?;
+        Ok(Output {
+            text,
+            usage: session.usage(),
+        })
+    }
+
+    /// [`Prepared::execute`] for callers without an async runtime.
+    ///
+    /// # Errors
+    /// As [`Prepared::execute`]; `Engine` when called from inside an async runtime.
+    pub fn execute_blocking(
+        &self,
+        action: &str,
+        input: &str,
+        options: &ExecuteOptions,
+    ) -> Result<Output> {
+        block_on(self.execute(action, input, options))
+    }
+
+    /// A live instance that serves several calls in turn, keeping its guest state
+    /// between them (for extensions that want it; [`Prepared::execute`] starts afresh).
+    ///
+    /// # Errors
+    /// A trap or limit in the start function, or `Engine`.
+    pub async fn instantiate(&self) -> Result<Session> {
+        self.instantiate_with(&ExecuteOptions::default()).await
+    }
+
+    /// [`Prepared::instantiate`] with per-call settings.
+    ///
+    /// # Errors
+    /// A trap or limit in the start function, or `Engine`.
+    pub async fn instantiate_with(&self, options: &ExecuteOptions) -> Result<Session> {
+        let host = &self.inner.host;
+        let limits = options.apply(host.limits());
+        let config = host
+            .config(Arc::from(self.inner.info.id.as_str()), &limits)
+            .described(&self.inner.info);
+        let instance = host
+            .inner
+            .runtime
+            .instantiate(&*self.inner.module, config)
+            .await?;
+        Ok(Session {
+            prepared: self.clone(),
+            instance,
+        })
+    }
+}
+
+/// Per-call settings of [`Prepared::execute`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ExecuteOptions {
+    /// Per-call limits instead of the host's. The limits compiled into the code
+    /// (`max_memory_bytes`, `max_module_bytes`, `metering`, and `fuel` under
+    /// deterministic metering) stay the host's.
+    pub limits: Option<Limits>,
+    /// Wall-clock deadline, instead of the host's (or `limits`').
+    pub timeout: Option<Duration>,
+    /// Native CPU budget, instead of the host's (or `limits`').
+    pub fuel: Option<Option<u64>>,
+}
+
+impl ExecuteOptions {
+    /// With this deadline.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// With these per-call limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    fn apply(&self, host: &Limits) -> Limits {
+        let mut l = match &self.limits {
+            Some(call) => Limits {
+                max_memory_bytes: host.max_memory_bytes,
+                max_module_bytes: host.max_module_bytes,
+                metering: host.metering,
+                fuel: match host.metering {
+                    morph_runtime::Metering::Deterministic => host.fuel,
+                    morph_runtime::Metering::Native => call.fuel,
+                },
+                ..call.clone()
+            },
+            None => host.clone(),
+        };
+        if let Some(t) = self.timeout {
+            l.timeout = t;
+        }
+        if let Some(f) = self.fuel
+            && l.metering == morph_runtime::Metering::Native
+        {
+            l.fuel = f;
+        }
+        l
+    }
+}
+
+/// An action's output and what producing it used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The output, JSON text as the extension wrote it.
+    pub text: String,
+    /// What the call used.
+    pub usage: Usage,
+}
+
+/// One live instance of a prepared extension: calls run in turn on the same guest.
+/// An instance that trapped, hit a limit or was cancelled refuses further calls.
+pub struct Session {
+    prepared: Prepared,
+    instance: Box<dyn Instance>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("extension", &self.prepared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// The prepared extension this instance runs.
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// What the last call used.
+    pub fn usage(&self) -> Usage {
+        self.instance.usage()
+    }
+
+    /// Runs `action` with `input` on this instance, with the checks of
+    /// [`Prepared::execute`].
+    ///
+    /// # Errors
+    /// As [`Prepared::execute`], and `Poisoned` after a trap or limit.
+    pub async fn execute(&mut self, action: &str, input: &str) -> Result<String> {
+        let inner = &self.prepared.inner;
+        let Some(schemas) = inner.actions.get(action) else {
+            return Err(Error::new(ErrorKind::UnknownAction {
+                action: action.to_owned(),
+                available: inner.info.actions.iter().map(|a| a.name.clone()).collect(),
+            }));
+        };
+        let invalid_input = |message: String| {
+            Error::new(ErrorKind::InvalidInput {
+                action: action.to_owned(),
+                message,
+            })
+        };
+        let value: Value = serde_json::from_str(input)
+            .map_err(|e| invalid_input(format!("the input is not JSON: {e}")))?;
+        schemas.input.check(&value).map_err(|why| {
+            invalid_input(format!(
+                "the input does not match the action's schema: {why}"
+            ))
+        })?;
+        let output = self
+            .instance
+            .execute(ExecuteCall {
+                action,
+                input,
+                side_effect: schemas.side_effect,
+            })
+            .await?;
+        let value: Value = serde_json::from_str(&output).map_err(|e| {
+            invalid_output(format!(
+                "action `{action}` returned output that is not JSON: {e}"
+            ))
+        })?;
+        schemas.output.check(&value).map_err(|why| {
+            invalid_output(format!(
+                "action `{action}` returned output that does not match its schema: {why}"
+            ))
+        })?;
+        Ok(output)
+    }
+
+    /// [`Session::execute`] for callers without an async runtime.
+    ///
+    /// # Errors
+    /// As [`Session::execute`]; `Engine` when called from inside an async runtime.
+    pub fn execute_blocking(&mut self, action: &str, input: &str) -> Result<String> {
+        block_on(self.execute(action, input))
+    }
+}
+
+/// Runs `f` to completion on Morph's own runtime, for callers without one.
+///
+/// # Errors
+/// `f`'s error; `Engine` when called from inside an async runtime (await the async
+/// method there instead) or when the runtime cannot start.
+pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::engine(
+            "a blocking Morph call was made from inside an async runtime; await the async method instead",
+        ));
+    }
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("morph-host")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match rt {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => Err(Error::engine(format!(
+            "could not start Morph's async runtime: {e}"
+        ))),
+    }
+}
