@@ -36,7 +36,8 @@ impl ManifestFields {
     /// # Errors
     /// [`PackageError::Manifest`] when the bytes are not UTF-8 or not TOML, when `id` or
     /// `version` is missing, when a field is not a string, or when a value is empty, longer
-    /// than [`MAX_FIELD_LEN`] bytes or holds a control character (the signed statement is
+    /// than [`MAX_FIELD_LEN`] bytes, holds a control character or leading or trailing
+    /// whitespace (the signed statement is
     /// line-based and must not be forgeable through a newline in a field).
     pub fn parse(manifest: &[u8]) -> Result<Self, PackageError> {
         let text = std::str::from_utf8(manifest).map_err(|e| {
@@ -81,7 +82,7 @@ fn optional(key: &str, value: Option<toml::Value>) -> Result<Option<String>, Pac
 }
 
 /// Checks a value that goes into the signed statement: non-empty, at most
-/// [`MAX_FIELD_LEN`] bytes, no control characters.
+/// [`MAX_FIELD_LEN`] bytes, no control characters, no leading or trailing whitespace.
 ///
 /// # Errors
 /// A sentence naming the field and what is wrong with it.
@@ -97,6 +98,9 @@ pub fn check_field(key: &str, value: &str) -> Result<(), String> {
     }
     if value.chars().any(char::is_control) {
         return Err(format!("`{key}` holds a control character"));
+    }
+    if value.trim() != value {
+        return Err(format!("`{key}` starts or ends with whitespace"));
     }
     Ok(())
 }

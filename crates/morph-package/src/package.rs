@@ -46,7 +46,7 @@ pub struct Limits {
     pub max_asset: u64,
     /// How many assets (default 256).
     pub max_assets: usize,
-    /// The signature, in bytes (default 64 KiB).
+    /// The signature, in bytes (default 256 KiB: room for a statement listing every asset).
     pub max_signature: u64,
     /// The JSON index of a package file, in bytes (default 1 MiB).
     pub max_index: u64,
@@ -61,7 +61,7 @@ impl Default for Limits {
             max_module: 32 * MIB,
             max_asset: 16 * MIB,
             max_assets: 256,
-            max_signature: 64 * 1024,
+            max_signature: 256 * 1024,
             max_index: MIB,
             max_total: 64 * MIB,
         }
