@@ -193,6 +193,17 @@ impl RegistryClient {
                 registry: self.registry.clone(),
                 message,
             },
+            OciDistributionError::RequestError(e) => match e.status().map(|s| s.as_u16()) {
+                Some(401 | 403) => RegistryError::Unauthorized {
+                    registry: self.registry.clone(),
+                    message,
+                },
+                Some(404) => RegistryError::NotFound {
+                    reference: reference.to_string(),
+                    message,
+                },
+                _ => self.transport(message),
+            },
             _ => self.transport(message),
         }
     }
