@@ -359,6 +359,13 @@ async fn a_registry_serving_a_corrupt_blob_is_caught() {
             .contains("the registry is corrupt or tampered with"),
         "{err}"
     );
+    // A truncated blob: the registry announces fewer bytes than the descriptor declares.
+    std::fs::write(&file, &bytes[..5]).unwrap();
+    let err = client.pull(&r, &NoProgress).await.unwrap_err();
+    assert!(
+        matches!(err, RegistryError::BlobSizeMismatch { ref part, actual: 5, .. } if part == "module"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
