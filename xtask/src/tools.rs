@@ -95,3 +95,66 @@ pub fn ensure_apt_tool(tool: &str, package: &str) -> Result<()> {
     }
     Ok(())
 }
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+}
+
+/// Installs what the registry tests of `morph-registry` need, when missing: Debian's
+/// `docker-registry` (the CNCF distribution server 2.8), `skopeo` (an independent OCI
+/// client) and `htpasswd` (apache2-utils, for the bcrypt password file). One
+/// `apt-get update`, then one `apt-get install` of whatever is missing. With `CI=true`
+/// those tests fail when a tool is absent, so CI must call this before `cargo test`.
+#[allow(dead_code)] // Called from `ci()` once it runs the registry tests.
+pub fn ensure_registry_tools() -> Result<()> {
+    let wanted = [
+        ("docker-registry", "docker-registry"),
+        ("skopeo", "skopeo"),
+        ("htpasswd", "apache2-utils"),
+    ];
+    let missing: Vec<(&str, &str)> = wanted
+        .into_iter()
+        .filter(|(tool, _)| !on_path(tool))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let packages: Vec<&str> = missing.iter().map(|(_, p)| *p).collect();
+    if !is_root() || !have("apt-get") {
+        bail!(
+            "the registry tests need {}: install Debian's {} (apt-get install {})",
+            missing
+                .iter()
+                .map(|(t, _)| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            packages.join(", "),
+            packages.join(" ")
+        );
+    }
+    eprintln!(
+        "xtask: installing Debian's {} for the registry tests",
+        packages.join(", ")
+    );
+    let mut update = Command::new("apt-get");
+    update
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null());
+    crate::run_cmd(&mut update, "apt-get update")?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq"])
+        .args(&packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null());
+    crate::run_cmd(
+        &mut install,
+        &format!("apt-get install {}", packages.join(" ")),
+    )?;
+    if let Some((tool, package)) = missing.iter().find(|(tool, _)| !on_path(tool)) {
+        bail!("installed `{package}` but `{tool}` is still not on PATH");
+    }
+    Ok(())
+}
