@@ -100,6 +100,7 @@ fn ci() -> Result<()> {
     )?;
     build_workspace()?;
     build::build_all()?;
+    tools::ensure_registry_tools()?;
     run_cmd(cargo().args(["test", "--workspace"]), "cargo test")?;
     run_cmd(
         cargo()
@@ -112,6 +113,12 @@ fn ci() -> Result<()> {
                 "morph-runtime",
                 "-p",
                 "morph-host",
+                "-p",
+                "morph-package",
+                "-p",
+                "morph-signing",
+                "-p",
+                "morph-registry",
             ])
             .env("RUSTDOCFLAGS", "-D warnings"),
         "cargo doc (warnings denied)",

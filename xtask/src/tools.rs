@@ -82,10 +82,7 @@ pub fn ensure_apt_tool(tool: &str, package: &str) -> Result<()> {
         c.env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(Stdio::null());
     };
-    let mut update = Command::new("apt-get");
-    update.args(["update", "-qq"]);
-    quiet(&mut update);
-    crate::run_cmd(&mut update, "apt-get update")?;
+    apt_update()?;
     let mut install = Command::new("apt-get");
     install.args(["install", "-y", "-qq", package]);
     quiet(&mut install);
@@ -106,7 +103,6 @@ fn on_path(tool: &str) -> bool {
 /// client) and `htpasswd` (apache2-utils, for the bcrypt password file). One
 /// `apt-get update`, then one `apt-get install` of whatever is missing. With `CI=true`
 /// those tests fail when a tool is absent, so CI must call this before `cargo test`.
-#[allow(dead_code)] // Called from `ci()` once it runs the registry tests.
 pub fn ensure_registry_tools() -> Result<()> {
     let wanted = [
         ("docker-registry", "docker-registry"),
@@ -137,12 +133,7 @@ pub fn ensure_registry_tools() -> Result<()> {
         "xtask: installing Debian's {} for the registry tests",
         packages.join(", ")
     );
-    let mut update = Command::new("apt-get");
-    update
-        .args(["update", "-qq"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null());
-    crate::run_cmd(&mut update, "apt-get update")?;
+    apt_update()?;
     let mut install = Command::new("apt-get");
     install
         .args(["install", "-y", "-qq"])
@@ -157,4 +148,18 @@ pub fn ensure_registry_tools() -> Result<()> {
         bail!("installed `{package}` but `{tool}` is still not on PATH");
     }
     Ok(())
+}
+
+/// `apt-get update`, once per run of xtask however many tools it installs.
+fn apt_update() -> Result<()> {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    let mut update = Command::new("apt-get");
+    update
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null());
+    crate::run_cmd(&mut update, "apt-get update")
 }

@@ -189,7 +189,11 @@ impl Failure {
         match self {
             Failure::Closed => Exit::Success,
             Failure::Error { exit, message } => {
-                let _ = writeln!(std::io::stderr().lock(), "morph: error: {}", escape(&message));
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "morph: error: {}",
+                    escape(&message)
+                );
                 exit
             }
         }
@@ -344,7 +348,10 @@ mod tests {
             "the extension exceeded its cpu limit (used 10 fuel, limit 10 fuel); raise it with `--fuel N`"
         );
         let (_, text) = message(Error::limit(Limit::HostCalls, 3, 2).into());
-        assert!(text.ends_with("; raise it with `--max-host-calls N`"), "{text}");
+        assert!(
+            text.ends_with("; raise it with `--max-host-calls N`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod output;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use commands::Command;
-use exit::{Exit, Failure};
+use exit::Exit;
 use std::process::ExitCode;
 use tracing_subscriber::field::MakeExt;
 
@@ -86,7 +86,11 @@ fn main() -> ExitCode {
     let exit = match parse() {
         Ok(cli) => {
             let mut out = output::Out::new(std::io::stdout().lock());
-            match cli.command.execute(&mut out).and_then(|()| out.finish().map(drop)) {
+            match cli
+                .command
+                .execute(&mut out)
+                .and_then(|()| out.finish().map(drop))
+            {
                 Ok(()) => Exit::Success,
                 Err(failure) => failure.report(),
             }

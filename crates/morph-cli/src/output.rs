@@ -192,7 +192,10 @@ mod tests {
         assert_eq!(escape("ok\rFAKE"), "ok\\rFAKE");
         assert_eq!(escape("two\nlines\tand tab"), "two\\nlines\\tand tab");
         assert_eq!(escape("bell\u{7}"), "bell\\u{7}");
-        assert_eq!(escape("del\u{7f} csi\u{9b}2J nel\u{85}"), "del\\u{7f} csi\\u{9b}2J nel\\u{85}");
+        assert_eq!(
+            escape("del\u{7f} csi\u{9b}2J nel\u{85}"),
+            "del\\u{7f} csi\\u{9b}2J nel\\u{85}"
+        );
         assert_eq!(escape("abc\u{202e}fed"), "abc\\u{202e}fed");
         assert_eq!(escape("\u{2066}iso\u{2069}"), "\\u{2066}iso\\u{2069}");
         assert_eq!(escape("line\u{2028}sep"), "line\\u{2028}sep");
@@ -203,7 +206,10 @@ mod tests {
 
     #[test]
     fn every_unsafe_character_is_escaped() {
-        for c in (0u32..0x3000).filter_map(char::from_u32).filter(|c| is_unsafe(*c)) {
+        for c in (0u32..0x3000)
+            .filter_map(char::from_u32)
+            .filter(|c| is_unsafe(*c))
+        {
             let text = c.to_string();
             let escaped = escape(&text);
             assert!(!escaped.chars().any(is_unsafe), "{c:?} -> {escaped:?}");
@@ -226,7 +232,10 @@ mod tests {
     fn guest_json_keeps_order_and_escapes_strings() {
         let raw = "{\"z\" : 1,\r\n \"a\":\"x\u{202e}y \\\"q\\\" \u{9b}\\u001b\"}\r";
         let safe = guest_json(raw).unwrap();
-        assert_eq!(safe, "{\"z\":1,\"a\":\"x\\u202ey \\\"q\\\" \\u009b\\u001b\"}");
+        assert_eq!(
+            safe,
+            "{\"z\":1,\"a\":\"x\\u202ey \\\"q\\\" \\u009b\\u001b\"}"
+        );
         let before: serde_json::Value = serde_json::from_str(raw).unwrap();
         let after: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(before, after);

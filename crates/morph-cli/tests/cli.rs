@@ -1,11 +1,14 @@
 //! The `morph` binary end to end, on every backend of this build: the sample runs and
 //! prints byte-identical output everywhere, and every kind of bad module or input exits
-//! non-zero within seconds with one clear message, never a panic.
+//! non-zero within seconds with one clear message, never a panic. Every limit has a flag
+//! that an error names; guest text reaches the terminal escaped; a closed stdout ends a
+//! command quietly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BACKENDS: &[&str] = &[
@@ -16,14 +19,21 @@ const BACKENDS: &[&str] = &[
     "wasmi",
 ];
 
-fn hello() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/extensions/hello.wasm");
+/// An extension built by `cargo xtask build`.
+fn built(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/extensions")
+        .join(format!("{name}.wasm"));
     assert!(
         p.is_file(),
         "{} is missing: run `cargo xtask build` first (cargo xtask ci does)",
         p.display()
     );
     p
+}
+
+fn hello() -> PathBuf {
+    built("hello")
 }
 
 fn morph(args: &[&str]) -> Output {
@@ -226,6 +236,7 @@ fn a_start_function_that_never_returns_is_stopped() {
             "0",
         ]);
         assert_fails(&out, 7, "timeout limit", started);
+        assert_fails(&out, 7, "; raise it with `--timeout MS`", started);
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
@@ -267,21 +278,452 @@ fn bad_actions_and_inputs_fail_cleanly() {
 }
 
 #[test]
-fn unknown_backend_and_missing_file_are_reported() {
+fn missing_files_are_reported() {
     let started = Instant::now();
     assert_fails(
         &morph(&["run", "/nonexistent.wasm", "greet"]),
         3,
-        "cannot read module",
+        "cannot read module `/nonexistent.wasm`",
         started,
     );
-    let hello = hello();
     assert_fails(
-        &morph(&["run", hello.to_str().unwrap(), "greet", "--backend", "v8"]),
-        11,
-        "backend `v8`",
+        &morph(&[
+            "run",
+            hello().to_str().unwrap(),
+            "greet",
+            "--input-file",
+            "/nonexistent.json",
+        ]),
+        3,
+        "cannot read input file `/nonexistent.json`",
         started,
     );
+}
+
+/// Asserts a usage error: exit 2, clap's message naming `needle`, nothing on stdout.
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let out = morph(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let hello = hello();
+    let h = hello.to_str().unwrap();
+    assert_usage_error(
+        &["run", h, "greet", "--backend", "v8"],
+        "[possible values: wasmtime, wasmtime-core, wasmer-cranelift, wasmer-singlepass, wasmi]",
+    );
+    assert_usage_error(
+        &["describe", h, "--backend", "bogus"],
+        "invalid value 'bogus' for '--backend <BACKEND>'",
+    );
+    assert_usage_error(
+        &["run", h, "greet", "--metering", "fast"],
+        "[possible values: native, deterministic]",
+    );
+    assert_usage_error(
+        &["run", h, "greet", "--memory", "12parsecs"],
+        "unknown size unit",
+    );
+    assert_usage_error(&["run", h, "greet", "--max-output", "4G"], "is too large");
+    assert_usage_error(&["run", h, "greet", "--fuel", "-1"], "--fuel");
+    assert_usage_error(&["run", h, "greet", "--timeout", "soon"], "--timeout");
+    assert_usage_error(
+        &["run", h, "greet", "--input", "{}", "--input-file", "x"],
+        "cannot be used with",
+    );
+}
+
+#[test]
+fn help_lists_every_exit_code() {
+    let out = morph(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (code, meaning) in [
+        (0, "success"),
+        (1, "engine or internal error"),
+        (2, "bad command line"),
+        (3, "a file could not be read"),
+        (4, "invalid module"),
+        (5, "unsupported contract version"),
+        (6, "the extension misbehaved"),
+        (7, "a resource limit was exceeded"),
+        (8, "the action returned an error"),
+        (9, "permission denied"),
+        (10, "unknown action or invalid input"),
+        (11, "backend not available in this build"),
+    ] {
+        assert!(
+            text.contains(&format!("{code:>4}  {meaning}")),
+            "exit {code} missing from:\n{text}"
+        );
+    }
+}
+
+/// Every limit flag, at generous values, on both commands that load a guest: accepted,
+/// and the output is what it is without them.
+#[test]
+fn every_limit_flag_is_accepted() {
+    let hello = hello();
+    let h = hello.to_str().unwrap();
+    let flags = [
+        "--fuel",
+        "2000000000",
+        "--memory",
+        "128M",
+        "--timeout",
+        "20000",
+        "--max-output",
+        "1MiB",
+        "--max-input",
+        "64K",
+        "--max-host-calls",
+        "1000",
+        "--max-module",
+        "16M",
+        "--max-transfer",
+        "8M",
+        "--max-log",
+        "4K",
+    ];
+    for b in BACKENDS {
+        for metering in ["native", "deterministic"] {
+            let mut args = vec!["run", h, "greet", "--input", r#"{"name":"Ada"}"#];
+            args.extend_from_slice(&flags);
+            args.extend_from_slice(&["--metering", metering, "--backend", b]);
+            let out = morph(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{b} {metering}: {stderr}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "{\"greeting\":\"Hello, Ada!\",\"count\":1}\n"
+            );
+
+            let mut args = vec!["describe", h, "--json"];
+            args.extend_from_slice(&flags);
+            args.extend_from_slice(&["--metering", metering, "--backend", b]);
+            let out = morph(&args);
+            assert!(out.status.success(), "{b} {metering}");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["id"], "hello");
+        }
+    }
+}
+
+/// Each limit, set too low, trips with exit 7 and a message naming the flag that raises
+/// it. One row per limit; the timeout's row is `a_start_function_that_never_returns_is_stopped`.
+#[test]
+fn each_limit_names_the_flag_that_raises_it() {
+    let hello = hello();
+    let adversary = built("adversary");
+    let (h, a) = (hello.to_str().unwrap(), adversary.to_str().unwrap());
+    let greet = r#"{"name":"Ada"}"#;
+    let cases: &[(&str, &str, &str, &[&str], &str, &str)] = &[
+        (h, "greet", greet, &["--fuel", "1"], "cpu limit", "--fuel N"),
+        (
+            h,
+            "greet",
+            greet,
+            &["--fuel", "1", "--metering", "deterministic"],
+            "cpu limit",
+            "--fuel N",
+        ),
+        (
+            h,
+            "greet",
+            greet,
+            &["--memory", "64K"],
+            "memory limit",
+            "--memory SIZE",
+        ),
+        (
+            h,
+            "greet",
+            greet,
+            &["--max-output", "16"],
+            "output limit",
+            "--max-output SIZE",
+        ),
+        (
+            h,
+            "greet",
+            greet,
+            &["--max-input", "4"],
+            "input limit",
+            "--max-input SIZE",
+        ),
+        (
+            h,
+            "greet",
+            greet,
+            &["--max-module", "1K"],
+            "module-size limit",
+            "--max-module SIZE",
+        ),
+        (
+            h,
+            "greet",
+            greet,
+            &["--max-transfer", "16"],
+            "transfer limit",
+            "--max-transfer SIZE",
+        ),
+        (
+            a,
+            "storm",
+            r#"{"n":1000}"#,
+            &["--max-host-calls", "10"],
+            "host-calls limit",
+            "--max-host-calls N",
+        ),
+    ];
+    for b in BACKENDS {
+        for (module, action, input, flags, limit, flag) in cases {
+            let started = Instant::now();
+            let mut args = vec!["run", module, action, "--input", input, "--backend", b];
+            args.extend_from_slice(flags);
+            let out = morph(&args);
+            assert_fails(&out, 7, limit, started);
+            assert_fails(&out, 7, &format!("; raise it with `{flag}`"), started);
+        }
+    }
+}
+
+#[test]
+fn a_refused_permission_is_named() {
+    let adversary = built("adversary");
+    for b in BACKENDS {
+        let started = Instant::now();
+        let out = morph(&["run", adversary.to_str().unwrap(), "clock", "--backend", b]);
+        assert_fails(&out, 9, "needs permission `clock`", started);
+        assert_fails(&out, 9, "; the host did not grant `clock`", started);
+    }
+}
+
+/// A hand-written module's data segments, laid out from address 1024: strings and
+/// little-endian records of `u32` words, each 4-aligned.
+struct Data {
+    next: u32,
+    wat: String,
+}
+
+impl Data {
+    fn new() -> Self {
+        Data {
+            next: 1024,
+            wat: String::new(),
+        }
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> u32 {
+        let at = self.next;
+        let escaped: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
+        self.wat
+            .push_str(&format!("(data (i32.const {at}) \"{escaped}\")\n"));
+        self.next += u32::try_from(bytes.len().next_multiple_of(4))
+            .unwrap()
+            .max(4);
+        at
+    }
+
+    /// A string: its (pointer, length) words.
+    fn string(&mut self, s: &str) -> [u32; 2] {
+        [self.bytes(s.as_bytes()), u32::try_from(s.len()).unwrap()]
+    }
+
+    fn record(&mut self, words: &[u32]) -> u32 {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        self.bytes(&bytes)
+    }
+}
+
+/// An extension that writes a terminal control into every field it can: its
+/// description, its output (input `{}`), its error (any other input) and a log line.
+fn hostile() -> Fixture {
+    let mut d = Data::new();
+    let [run_p, run_l] = d.string("run");
+    let [rd_p, rd_l] = d.string("does\u{9b}2J things");
+    let [in_p, in_l] = d.string("{\"description\":\"in\u{202e}put\"}");
+    let [any_p, any_l] = d.string("{}");
+    let [evil_p, evil_l] = d.string("evil\u{1b}]0;pwned\u{7}");
+    let actions = d.record(&[
+        run_p, run_l, rd_p, rd_l, in_p, in_l, any_p, any_l, 0, // side effect: none
+        evil_p, evil_l, any_p, any_l, any_p, any_l, any_p, any_l, 0,
+    ]);
+    let [en_p, en_l] = d.string("ev\u{2066}ent");
+    let [ed_p, ed_l] = d.string("line\u{2028}break");
+    let events = d.record(&[en_p, en_l, ed_p, ed_l, any_p, any_l]);
+    let [id_p, id_l] = d.string("evil\u{1b}[31m");
+    let [nm_p, nm_l] = d.string("Name\r\nFAKE");
+    let [v_p, v_l] = d.string("1.0\u{7}");
+    let [ds_p, ds_l] = d.string("right\u{202e}tfel");
+    let info = d.record(&[
+        id_p, id_l, nm_p, nm_l, v_p, v_l, ds_p, ds_l, actions, 2, events, 1, 0, 0, 0,
+    ]);
+    let [out_p, out_l] = d.string("{\"t\" : \"a\u{202e}b\u{9b}c\",\n \"n\":1}\r\n");
+    let [err_p, err_l] = d.string("bad\u{1b}[2J\r\nthing");
+    let [log_p, log_l] = d.string("log\u{1b}[31m\rline");
+    let data = d.wat;
+    wat(
+        "hostile.wasm",
+        &format!(
+            r#"
+            (import "morph:extension/log@0.1.0" "log" (func $log (param i32 i32 i32)))
+            (memory (export "memory") 1)
+            (global $heap (mut i32) (i32.const 32768))
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+              (local $p i32)
+              (local.set $p
+                (i32.and
+                  (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                  (i32.sub (i32.const 0) (local.get 2))))
+              (global.set $heap (i32.add (local.get $p) (local.get 3)))
+              (local.get $p))
+            (func (export "describe") (result i32) (i32.const {info}))
+            (func (export "execute") (param i32 i32 i32 i32) (result i32)
+              (if (i32.eq (local.get 3) (i32.const 2))
+                (then
+                  (call $log (i32.const 3) (i32.const {log_p}) (i32.const {log_l}))
+                  (i32.store8 (i32.const 256) (i32.const 0))
+                  (i32.store (i32.const 260) (i32.const {out_p}))
+                  (i32.store (i32.const 264) (i32.const {out_l})))
+                (else
+                  ;; error {{ kind: not-found, message, details: none }}
+                  (i32.store8 (i32.const 256) (i32.const 1))
+                  (i32.store8 (i32.const 260) (i32.const 2))
+                  (i32.store (i32.const 264) (i32.const {err_p}))
+                  (i32.store (i32.const 268) (i32.const {err_l}))
+                  (i32.store8 (i32.const 272) (i32.const 0))))
+              (i32.const 256))
+            {data}
+            (@custom "morph:contract" "0.1.0")
+            "#
+        ),
+    )
+}
+
+/// Whether `bytes` hold a character a terminal would act on, other than the newline
+/// that ends a line of output.
+fn has_terminal_control(bytes: &[u8]) -> Option<char> {
+    String::from_utf8_lossy(bytes).chars().find(|c| {
+        *c != '\n'
+            && (c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}'))
+    })
+}
+
+#[test]
+fn guest_text_reaches_the_terminal_escaped_on_every_backend() {
+    let fx = hostile();
+    let m = fx.path.to_str().unwrap();
+    for b in BACKENDS {
+        let out = morph(&["describe", m, "--backend", b]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{b}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(has_terminal_control(&out.stdout), None, "{b}: {stdout}");
+        for shown in [
+            "evil\\u{1b}[31m 1.0\\u{7}  (Name\\r\\nFAKE)\n",
+            "\nright\\u{202e}tfel\n",
+            "none         does\\u{9b}2J things\n",
+            "input:  {\"description\":\"in\\u{202e}put\"}\n",
+            "  evil\\u{1b}]0;pwned\\u{7}  none",
+            "  ev\\u{2066}ent  line\\u{2028}break\n",
+        ] {
+            assert!(stdout.contains(shown), "{b}: `{shown}` not in:\n{stdout}");
+        }
+
+        let out = morph(&["describe", m, "--backend", b, "--json"]);
+        assert_eq!(has_terminal_control(&out.stdout), None, "{b}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["id"], "evil\u{1b}[31m", "the JSON means the guest's text");
+        assert_eq!(v["description"], "right\u{202e}tfel");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(r#""description": "right\u202etfel","#),
+            "{text}"
+        );
+
+        let out = morph(&["run", m, "run", "--backend", b]);
+        assert!(
+            out.status.success(),
+            "{b}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "{\"t\":\"a\\u202eb\\u009bc\",\"n\":1}\n",
+            "{b}: compact, in the guest's key order, controls escaped"
+        );
+        assert_eq!(has_terminal_control(&out.stderr), None, "{b}: the log line");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("log\\u{1b}[31m\\rline"), "{b}: {stderr}");
+
+        let started = Instant::now();
+        let out = morph(&["run", m, "run", "--input", "[1]", "--backend", b]);
+        assert_eq!(has_terminal_control(&out.stderr), None, "{b}");
+        assert_fails(
+            &out,
+            8,
+            "morph: error: the action failed: not-found: bad\\u{1b}[2J\\r\\nthing\n",
+            started,
+        );
+
+        let out = morph(&["run", m, "nope", "--backend", b]);
+        assert_eq!(has_terminal_control(&out.stderr), None, "{b}");
+        assert_fails(
+            &out,
+            10,
+            "available actions: run, evil\\u{1b}]0;pwned\\u{7}",
+            started,
+        );
+    }
+}
+
+/// `morph describe x.wasm | head -1`: the reader goes away; the command stops without a
+/// word and exits 0, never panics.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let hello = hello();
+    let h = hello.to_str().unwrap();
+    let commands: &[&[&str]] = &[
+        &["describe", h],
+        &["describe", h, "--json"],
+        &["run", h, "greet", "--input", r#"{"name":"Ada"}"#],
+        &["backends"],
+        &["backends", "--json"],
+        &["--help"],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_morph"))
+            .args(*args)
+            .env_remove("MORPH_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("morph runs");
+        // Close the read end before morph writes anything.
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}: quiet");
+        assert!(status.success(), "{args:?}: {status}");
+    }
 }
 
 #[test]

@@ -37,6 +37,12 @@ mod schema;
 
 pub use backend::Backend;
 pub use extension::{Extension, LoadOptions};
+
+/// At most this many wasmer guest calls run at once, each on a thread of tokio's
+/// blocking pool (wasmer's own async support is experimental, `!Send` and
+/// single-threaded); further calls wait for a slot without holding a worker.
+#[cfg(any(feature = "wasmer-cranelift", feature = "wasmer-singlepass"))]
+pub const WASMER_MAX_CONCURRENT_CALLS: usize = morph_wasmer::MAX_CONCURRENT_CALLS;
 pub use host::{ExecuteOptions, Host, HostBuilder, Output, Prepared, Session};
 pub use morph_abi::{
     ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method,

@@ -32,9 +32,9 @@
 //! ## Example
 //!
 //! ```
-//! use morph_runtime::{DenyAll, InstanceConfig, Limits, Runtime};
+//! use morph_abi::SideEffect;
+//! use morph_runtime::{ExecuteCall, InstanceConfig, Limits, Runtime};
 //! use morph_wasmi::WasmiRuntime;
-//! use std::sync::Arc;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A minimal extension whose `execute` returns `ok("")` (an all-zero result area).
@@ -48,11 +48,17 @@
 //! let runtime = WasmiRuntime::new()?;
 //! let limits = Limits::default();
 //! let module = runtime.compile(&wasm, &limits)?;
-//! let mut instance = runtime.instantiate(
-//!     &*module,
-//!     InstanceConfig { limits, handler: Arc::new(DenyAll), label: "example".into() },
-//! )?;
-//! assert_eq!(instance.execute("anything", "{}")?, "");
+//! // Instances are async. wasmi itself needs nothing from the executor (a long call only
+//! // yields now and then), so any will do; the embedder's async host handler may need more.
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! // Nothing granted: the default handler (`NoCapabilities`) and policy (`DenyAll`).
+//! let mut instance = runtime
+//!     .instantiate(&*module, InstanceConfig::new("example", limits))
+//!     .await?;
+//! let call = ExecuteCall { action: "anything", input: "{}", side_effect: SideEffect::None };
+//! assert_eq!(instance.execute(call).await?, "");
+//! # Ok::<(), morph_runtime::Error>(())
+//! # })?;
 //! # Ok(())
 //! # }
 //! ```
