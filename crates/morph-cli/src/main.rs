@@ -24,6 +24,7 @@ mod output;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use commands::Command;
 use exit::Exit;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::field::MakeExt;
 
@@ -77,6 +78,8 @@ fn init_logging() {
         )
         .fmt_fields(fields)
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: not into a pipe or a file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }

@@ -331,7 +331,10 @@ fn bad_flag_values_are_usage_errors() {
         "unknown size unit",
     );
     assert_usage_error(&["run", h, "greet", "--max-output", "4G"], "is too large");
-    assert_usage_error(&["run", h, "greet", "--fuel", "-1"], "--fuel");
+    assert_usage_error(
+        &["run", h, "greet", "--fuel=-1"],
+        "invalid value '-1' for '--fuel <N>'",
+    );
     assert_usage_error(&["run", h, "greet", "--timeout", "soon"], "--timeout");
     assert_usage_error(
         &["run", h, "greet", "--input", "{}", "--input-file", "x"],
@@ -663,8 +666,12 @@ fn guest_text_reaches_the_terminal_escaped_on_every_backend() {
             "{\"t\":\"a\\u202eb\\u009bc\",\"n\":1}\n",
             "{b}: compact, in the guest's key order, controls escaped"
         );
-        assert_eq!(has_terminal_control(&out.stderr), None, "{b}: the log line");
         let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            has_terminal_control(&out.stderr),
+            None,
+            "{b}: the log line: {stderr:?}"
+        );
         assert!(stderr.contains("log\\u{1b}[31m\\rline"), "{b}: {stderr}");
 
         let started = Instant::now();

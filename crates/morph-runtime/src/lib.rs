@@ -21,6 +21,8 @@
 #[deny(clippy::arithmetic_side_effects)]
 mod abi;
 mod call;
+#[cfg(test)]
+mod drift;
 mod error;
 mod host;
 mod limits;

@@ -6,9 +6,9 @@
 
 use morph_abi::{ExtensionInfo, HostError, HostErrorKind, SideEffect};
 use morph_runtime::{
-    Blocking, BoxFuture, CallContext, Error, ErrorKind, ExecuteCall, Grants, HostCall,
-    HostHandler, HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Permission,
-    Runtime, SyncHostHandler, TrapKind,
+    Blocking, BoxFuture, CallContext, Error, ErrorKind, ExecuteCall, Grants, HostCall, HostHandler,
+    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Permission, Runtime,
+    SyncHostHandler, TrapKind,
 };
 use morph_wasmi::WasmiRuntime;
 use std::future::Future;
@@ -689,7 +689,8 @@ fn deterministic_budget_stops_loops_and_start_functions() {
 
 /// The smallest deterministic budget with which `execute` succeeds.
 fn threshold(wasm: &[u8]) -> u64 {
-    let ok = |budget: u64| match instance(wasm, deterministic(budget)).execute_blocking("run", "{}") {
+    let ok = |budget: u64| match instance(wasm, deterministic(budget)).execute_blocking("run", "{}")
+    {
         Ok(_) => true,
         Err(e) if e.detail() == "limit-exceeded:cpu" => false,
         Err(e) => panic!("{e}"),
@@ -857,19 +858,20 @@ impl SyncHostHandler for EmptyKv {
 #[test]
 fn pointers_at_the_end_of_the_address_space_are_bad_guest_data() {
     // `execute` answers with a result at 0xfffffffc: its 12 bytes wrap past 2^32.
-    let mut inst = instance(&wat(&format!(
-        r#"{EXPORTS}
+    let mut inst = instance(
+        &wat(&format!(
+            r#"{EXPORTS}
         (func (export "execute") (param i32 i32 i32 i32) (result i32) i32.const -4)"#
-    )), Limits::default());
+        )),
+        Limits::default(),
+    );
     let e = inst.execute_blocking("run", "{}").unwrap_err();
     assert_eq!(e.detail(), "bad-guest-data", "{e}");
     assert!(e.to_string().contains("out of bounds"), "{e}");
 
     // A granted host call whose return area is there.
     let rt = runtime();
-    let module = rt
-        .compile(&kv_get_fixture(-4), &Limits::default())
-        .unwrap();
+    let module = rt.compile(&kv_get_fixture(-4), &Limits::default()).unwrap();
     let mut inst = block_on(rt.instantiate(&*module, kv_readable())).unwrap();
     let e = inst.execute_blocking("run", "{}").unwrap_err();
     assert_eq!(e.detail(), "bad-guest-data", "{e}");
@@ -966,15 +968,18 @@ async fn a_dropped_call_cancels_its_instance_and_no_other() {
         ..Limits::default()
     };
     let module = rt.compile(&spin_on_request(), &limits).unwrap();
-    let mut inst = rt.instantiate(&*module, config(limits.clone())).await.unwrap();
-    let mut sibling = rt.instantiate(&*module, config(limits.clone())).await.unwrap();
+    let mut inst = rt
+        .instantiate(&*module, config(limits.clone()))
+        .await
+        .unwrap();
+    let mut sibling = rt
+        .instantiate(&*module, config(limits.clone()))
+        .await
+        .unwrap();
     let started = Instant::now();
 
-    let first = tokio::time::timeout(
-        Duration::from_millis(100),
-        inst.execute(call("spin", "{}")),
-    )
-    .await;
+    let first =
+        tokio::time::timeout(Duration::from_millis(100), inst.execute(call("spin", "{}"))).await;
     assert!(first.is_err(), "the spinning call finished: {first:?}");
     let e = inst.execute(call("run", "{}")).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Cancelled, "{e}");
