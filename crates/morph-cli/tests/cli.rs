@@ -426,75 +426,83 @@ fn each_limit_names_the_flag_that_raises_it() {
     let adversary = built("adversary");
     let (h, a) = (hello.to_str().unwrap(), adversary.to_str().unwrap());
     let greet = r#"{"name":"Ada"}"#;
-    let cases: &[(&str, &str, &str, &[&str], &str, &str)] = &[
-        (h, "greet", greet, &["--fuel", "1"], "cpu limit", "--fuel N"),
-        (
-            h,
-            "greet",
-            greet,
-            &["--fuel", "1", "--metering", "deterministic"],
-            "cpu limit",
-            "--fuel N",
-        ),
-        (
-            h,
-            "greet",
-            greet,
-            &["--memory", "64K"],
-            "memory limit",
-            "--memory SIZE",
-        ),
-        (
-            h,
-            "greet",
-            greet,
-            &["--max-output", "16"],
-            "output limit",
-            "--max-output SIZE",
-        ),
-        (
-            h,
-            "greet",
-            greet,
-            &["--max-input", "4"],
-            "input limit",
-            "--max-input SIZE",
-        ),
-        (
-            h,
-            "greet",
-            greet,
-            &["--max-module", "1K"],
-            "module-size limit",
-            "--max-module SIZE",
-        ),
-        (
-            h,
-            "greet",
-            greet,
-            &["--max-transfer", "16"],
-            "transfer limit",
-            "--max-transfer SIZE",
-        ),
-        (
-            a,
-            "storm",
-            r#"{"n":1000}"#,
-            &["--max-host-calls", "10"],
-            "host-calls limit",
-            "--max-host-calls N",
-        ),
+    let cases = [
+        LimitCase {
+            args: &[h, "greet", "--input", greet, "--fuel", "1"],
+            limit: "cpu limit",
+            flag: "--fuel N",
+        },
+        LimitCase {
+            args: &[
+                h,
+                "greet",
+                "--input",
+                greet,
+                "--fuel",
+                "1",
+                "--metering",
+                "deterministic",
+            ],
+            limit: "cpu limit",
+            flag: "--fuel N",
+        },
+        LimitCase {
+            args: &[h, "greet", "--input", greet, "--memory", "64K"],
+            limit: "memory limit",
+            flag: "--memory SIZE",
+        },
+        LimitCase {
+            args: &[h, "greet", "--input", greet, "--max-output", "16"],
+            limit: "output limit",
+            flag: "--max-output SIZE",
+        },
+        LimitCase {
+            args: &[h, "greet", "--input", greet, "--max-input", "4"],
+            limit: "input limit",
+            flag: "--max-input SIZE",
+        },
+        LimitCase {
+            args: &[h, "greet", "--input", greet, "--max-module", "1K"],
+            limit: "module-size limit",
+            flag: "--max-module SIZE",
+        },
+        LimitCase {
+            args: &[h, "greet", "--input", greet, "--max-transfer", "16"],
+            limit: "transfer limit",
+            flag: "--max-transfer SIZE",
+        },
+        LimitCase {
+            args: &[
+                a,
+                "storm",
+                "--input",
+                r#"{"n":1000}"#,
+                "--max-host-calls",
+                "10",
+            ],
+            limit: "host-calls limit",
+            flag: "--max-host-calls N",
+        },
     ];
     for b in BACKENDS {
-        for (module, action, input, flags, limit, flag) in cases {
+        for case in &cases {
             let started = Instant::now();
-            let mut args = vec!["run", module, action, "--input", input, "--backend", b];
-            args.extend_from_slice(flags);
+            let mut args = vec!["run", "--backend", b];
+            args.extend_from_slice(case.args);
             let out = morph(&args);
-            assert_fails(&out, 7, limit, started);
-            assert_fails(&out, 7, &format!("; raise it with `{flag}`"), started);
+            assert_fails(&out, 7, case.limit, started);
+            let hint = format!("; raise it with `{}`", case.flag);
+            assert_fails(&out, 7, &hint, started);
         }
     }
+}
+
+/// One row of `each_limit_names_the_flag_that_raises_it`: `morph run` arguments, the
+/// limit the message names and the flag it says raises it.
+struct LimitCase<'a> {
+    args: &'a [&'a str],
+    limit: &'a str,
+    flag: &'a str,
 }
 
 #[test]

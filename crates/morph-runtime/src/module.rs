@@ -180,6 +180,16 @@ pub struct ModuleInfo {
     pub meter_trap_func: u32,
 }
 
+/// The function exports an extension may have: the contract's, and wit-bindgen's
+/// versioned alias of `cabi_realloc` (`cabi_realloc_wit_bindgen_*`).
+const ALLOWED_FUNC_EXPORTS: &[&str] = &[
+    "describe",
+    "execute",
+    "cabi_realloc",
+    "cabi_post_describe",
+    "cabi_post_execute",
+];
+
 /// The exports the contract requires, with their core signatures.
 const REQUIRED_EXPORTS: &[(&str, &[ValType], &[ValType])] = &[
     ("describe", &[], &[ValType::I32]),
@@ -424,6 +434,27 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
             }));
         }
     }
+    // Every function export is one the contract knows: anything else (`_initialize`,
+    // `_start`, other `cabi_*` hooks) would run, or not, depending on the backend.
+    if let Some((name, _, _)) = exports.iter().find(|(n, kind, _)| {
+        *kind == ExternalKind::Func && !ALLOWED_FUNC_EXPORTS.contains(&n.as_str())
+            && !n.starts_with("cabi_realloc_wit_bindgen_")
+    }) {
+        return Err(Error::invalid_module(format!(
+            "it exports the function `{}`, which is not part of the contract (allowed: {}); remove the export",
+            name.escape_debug(),
+            ALLOWED_FUNC_EXPORTS.join(", ")
+        )));
+    }
+    if let Some((name, _, _)) = exports
+        .iter()
+        .find(|(n, kind, _)| *kind == ExternalKind::Memory && n != "memory")
+    {
+        return Err(Error::invalid_module(format!(
+            "it exports a second memory, `{}`; extensions export one memory, `memory`",
+            name.escape_debug()
+        )));
+    }
     let post = |name: &str| -> Result<bool> {
         match has(name) {
             None => Ok(false),
@@ -592,6 +623,22 @@ mod tests {
         let e = err(&m);
         assert_eq!(e.class(), "missing-export");
         assert!(e.to_string().contains("`execute`"), "{e}");
+    }
+
+    #[test]
+    fn refuses_function_exports_outside_the_contract() {
+        for name in ["_initialize", "_start", "cabi_post_other"] {
+            let m = module(&format!(
+                "{EXPORTS} (func (export \"{name}\"))"
+            ));
+            let e = err(&m);
+            assert_eq!(e.class(), "invalid-module", "{name}: {e}");
+            assert!(e.to_string().contains(name), "{e}");
+        }
+        let alias = module(&format!(
+            "{EXPORTS} (func (export \"cabi_realloc_wit_bindgen_0_61_1\") (param i32 i32 i32 i32) (result i32) i32.const 0)"
+        ));
+        validate(&alias, &Limits::default()).unwrap();
     }
 
     /// An extension (the contract's exports) with `extra` functions of type `() -> ()`
