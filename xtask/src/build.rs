@@ -87,7 +87,26 @@ pub fn build_all() -> Result<Vec<PathBuf>> {
 const PRELUDE: &str = include_str!("prelude.wat");
 const PRELUDE_MARK: &str = ";; @morph-prelude";
 
-/// Assembles `extensions/wat/*.wat` into `target/extensions/`.
+/// Adversaries too large to keep as text: `(name, WAT)` made here. Their cases live in
+/// `extensions/wat/<name>.cases.json` like the others'.
+fn generated() -> Vec<(&'static str, String)> {
+    let ret = r#"(@custom "morph:contract" "0.1.0")
+  (func (export "execute") (param i32 i32 i32 i32) (result i32)
+    (call $ret (i32.const 0) (i32.const 1048) (i32.const 2)))"#;
+    // 41 functions of 50 000 locals: a few kilobytes of wasm that would take minutes to
+    // compile; refused by validation's caps on every backend.
+    let locals = format!("(func (local{}))\n", " i32".repeat(50_000));
+    let bomb = format!("(module\n{PRELUDE_MARK}\n{}{ret})", locals.repeat(41));
+    // 100 tables of 100 000 elements: 80 MB of tables under a 1 MiB memory limit.
+    let tables = format!(
+        "(module\n{PRELUDE_MARK}\n{}{ret})",
+        "(table 100000 funcref)\n".repeat(100)
+    );
+    vec![("compile-bomb", bomb), ("tables", tables)]
+}
+
+/// Assembles `extensions/wat/*.wat` and the [`generated`] adversaries into
+/// `target/extensions/`.
 fn build_wat(out_dir: &std::path::Path) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let dir = root().join("extensions").join("wat");
@@ -97,13 +116,24 @@ fn build_wat(out_dir: &std::path::Path) -> Result<Vec<PathBuf>> {
         .filter(|p| p.extension().is_some_and(|x| x == "wat"))
         .collect();
     files.sort();
+    let mut sources = Vec::new();
     for path in files {
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
             .context("WAT file name")?
             .to_owned();
-        let text = std::fs::read_to_string(&path)?.replace(PRELUDE_MARK, PRELUDE);
+        sources.push((path.clone(), name, std::fs::read_to_string(&path)?));
+    }
+    for (name, text) in generated() {
+        sources.push((
+            dir.join(format!("{name} (generated)")),
+            name.to_owned(),
+            text,
+        ));
+    }
+    for (path, name, text) in sources {
+        let text = text.replace(PRELUDE_MARK, PRELUDE);
         let bytes =
             wat::parse_str(&text).with_context(|| format!("assembling {}", path.display()))?;
         wasmparser::Validator::new()

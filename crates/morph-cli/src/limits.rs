@@ -13,8 +13,7 @@ pub struct LimitArgs {
     /// CPU budget per call, in fuel units (0: unmetered; the deadline still applies).
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
-    /// How fuel is counted: the engine's own (fast) or counted instructions (the same
-    /// on every backend).
+    /// How fuel is counted [default: native].
     #[arg(long, value_enum, value_name = "MODE")]
     metering: Option<MeteringArg>,
     /// Linear memory limit, in bytes (suffixes K, M, G, KiB, MiB, GiB accepted).

@@ -18,8 +18,8 @@
 
 use anyhow::{Context, Result, bail};
 use morph_host::{
-    Backend, CallContext, Error, ExecuteOptions, Grants, Host, HostCall, HostError,
-    HostErrorKind, HostHandler, HostReply, Limits, Metering, Permission, Prepared,
+    Backend, CallContext, Error, ExecuteOptions, Grants, Host, HostCall, HostError, HostErrorKind,
+    HostHandler, HostReply, Limits, Metering, Permission, Prepared,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -250,9 +250,11 @@ impl Cache {
         let Some(after) = case.cancel_after_ms else {
             return Ok(session.execute(&case.action, &input).await);
         };
-        let first =
-            tokio::time::timeout(Duration::from_millis(after), session.execute(&case.action, &input))
-                .await;
+        let first = tokio::time::timeout(
+            Duration::from_millis(after),
+            session.execute(&case.action, &input),
+        )
+        .await;
         Ok(match first {
             // Finished before the cancel: report that.
             Ok(r) => r,
@@ -284,7 +286,13 @@ async fn run_case(
 
 /// The smallest deterministic budget with which the case completes.
 async fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits) -> Result<u64> {
-    async fn ok(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits, budget: u64) -> Result<bool> {
+    async fn ok(
+        cache: &mut Cache,
+        row: &Row,
+        backend: Backend,
+        base: &Limits,
+        budget: u64,
+    ) -> Result<bool> {
         let limits = Limits {
             fuel: Some(budget),
             metering: Metering::Deterministic,

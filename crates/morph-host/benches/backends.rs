@@ -1,13 +1,14 @@
-//! Every backend side by side in one run: compile, instantiate, a call round trip, and
-//! CPU-bound guest work against the same work in native Rust. Read the ratios, not the
-//! absolute numbers: these machines are shared.
+//! Every backend side by side in one run: compile, prepare, instantiate, a call round
+//! trip (on one instance, and on a fresh instance per call as `Prepared::execute` runs
+//! it), and CPU-bound guest work against the same work in native Rust. Read the ratios,
+//! not the absolute numbers: these machines are shared.
 //!
 //! Needs `target/extensions/{hello,adversary}.wasm` (`cargo xtask build`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use morph_host::{Backend, Extension, Limits, LoadOptions, Metering};
+use morph_host::{Backend, ExecuteOptions, Extension, Host, Limits, LoadOptions, Metering};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -29,20 +30,46 @@ fn benches(c: &mut Criterion) {
     let adversary = module("adversary");
     let backends = Backend::available_backends();
 
+    // Validation and the engine's compilation only.
     let mut g = c.benchmark_group("compile/hello");
     g.sample_size(10);
+    let limits = Limits::default();
     for &b in &backends {
+        let runtime = b.runtime().expect("backend available");
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
-            bench.iter(|| Extension::compile(black_box(&hello), &options(b)).expect("compiles"))
+            bench.iter(|| {
+                runtime
+                    .compile(black_box(&hello), &limits)
+                    .expect("compiles")
+            })
         });
     }
     g.finish();
 
-    let mut g = c.benchmark_group("instantiate+describe/hello");
-    for &b in &backends {
-        let compiled = Extension::compile(&hello, &options(b)).expect("compiles");
-        g.bench_function(BenchmarkId::from_parameter(b), |bench| {
-            bench.iter(|| Extension::from_compiled(&compiled, options(b)).expect("loads"))
+    // What a host pays once per module: compile, a first instance, `describe`, schemas.
+    let mut g = c.benchmark_group("prepare/hello");
+    g.sample_size(10);
+    let hosts: Vec<Host> = backends
+        .iter()
+        .map(|&b| Host::builder().backend(b).build().expect("host"))
+        .collect();
+    for host in &hosts {
+        g.bench_function(BenchmarkId::from_parameter(host.backend()), |bench| {
+            bench.iter(|| {
+                host.prepare_blocking("hello", black_box(&hello))
+                    .expect("prepares")
+            })
+        });
+    }
+    g.finish();
+
+    // A fresh instance of a prepared module (start function included; the description
+    // is known already, so `describe` does not run).
+    let mut g = c.benchmark_group("instantiate/hello");
+    for host in &hosts {
+        let prepared = host.prepare_blocking("hello", &hello).expect("prepares");
+        g.bench_function(BenchmarkId::from_parameter(host.backend()), |bench| {
+            bench.iter(|| Extension::from_prepared(&prepared).expect("instantiates"))
         });
     }
     g.finish();
@@ -52,6 +79,21 @@ fn benches(c: &mut Criterion) {
         let mut ext = Extension::load(&hello, options(b)).expect("loads");
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter(|| ext.run("echo", black_box(r#"{"x":1}"#)).expect("runs"))
+        });
+    }
+    g.finish();
+
+    // `Prepared::execute`: a fresh instance per call, input and output checked.
+    let mut g = c.benchmark_group("execute-fresh/echo");
+    let defaults = ExecuteOptions::default();
+    for host in &hosts {
+        let prepared = host.prepare_blocking("hello", &hello).expect("prepares");
+        g.bench_function(BenchmarkId::from_parameter(host.backend()), |bench| {
+            bench.iter(|| {
+                prepared
+                    .execute_blocking("echo", black_box(r#"{"x":1}"#), &defaults)
+                    .expect("runs")
+            })
         });
     }
     g.finish();

@@ -5,8 +5,8 @@ use crate::backend::Backend;
 use crate::schema::Schema;
 use morph_abi::{ExtensionInfo, SideEffect};
 use morph_runtime::{
-    CompiledModule, DenyAll, Error, ErrorKind, ExecuteCall, HostHandler, Instance,
-    InstanceConfig, Limits, NoCapabilities, Policy, Result, Runtime, Usage,
+    CompiledModule, DenyAll, Error, ErrorKind, ExecuteCall, HostHandler, Instance, InstanceConfig,
+    Limits, NoCapabilities, Policy, Result, Runtime, Usage,
 };
 use serde_json::Value;
 use std::collections::HashMap;

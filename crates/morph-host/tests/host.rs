@@ -3,8 +3,8 @@
 //! siblings do. Counts, not clocks: no assertion depends on how fast this machine is.
 
 use morph_host::{
-    Backend, BoxFuture, CallContext, ErrorKind, ExecuteOptions, Grants, Host, HostCall,
-    HostError, HostHandler, HostReply, Limits, Permission, Prepared,
+    Backend, BoxFuture, CallContext, ErrorKind, ExecuteOptions, Grants, Host, HostCall, HostError,
+    HostHandler, HostReply, Limits, Permission, Prepared,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn adversary() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/extensions/adversary.wasm");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/extensions/adversary.wasm");
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{} is missing ({e}): run `cargo xtask build` first",
@@ -156,17 +156,12 @@ fn stopped_instances_never_serve_again_while_siblings_do() {
             let mut trapping = prepared.instantiate().await.expect("instance");
             let mut sibling = prepared.instantiate().await.expect("instance");
 
-            let cut = tokio::time::timeout(
-                Duration::from_millis(100),
-                spinning.execute("spin", "{}"),
-            )
-            .await;
+            let cut =
+                tokio::time::timeout(Duration::from_millis(100), spinning.execute("spin", "{}"))
+                    .await;
             assert!(cut.is_err(), "{backend}: spin finished?");
             let e = spinning.execute("work", r#"{"n":1}"#).await.unwrap_err();
-            assert!(
-                matches!(e.kind(), ErrorKind::Cancelled),
-                "{backend}: {e}"
-            );
+            assert!(matches!(e.kind(), ErrorKind::Cancelled), "{backend}: {e}");
 
             let e = trapping.execute("panic", "{}").await.unwrap_err();
             assert_eq!(e.detail(), "trap:unreachable", "{backend}");

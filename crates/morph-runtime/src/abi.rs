@@ -431,7 +431,10 @@ fn discriminant(cx: &mut Lifter<'_>, ptr: u32, cases: u8, what: &str) -> Result<
 }
 
 impl<T: Abi> Abi for Option<T> {
-    const SIZE: u32 = align_to(align_to(1, T::ALIGN).wrapping_add(T::SIZE), max(1, T::ALIGN));
+    const SIZE: u32 = align_to(
+        align_to(1, T::ALIGN).wrapping_add(T::SIZE),
+        max(1, T::ALIGN),
+    );
     const ALIGN: u32 = max(1, T::ALIGN);
     fn load(cx: &mut Lifter<'_>, ptr: u32) -> Result<Self> {
         match discriminant(cx, ptr, 2, "option")? {
@@ -701,7 +704,7 @@ mod tests {
                 .iter()
                 .map(|&(align, size)| {
                     let p = align_to(self.next, align);
-                    self.next = p + size;
+                    self.next = p.wrapping_add(size);
                     p
                 })
                 .collect()

@@ -363,7 +363,12 @@ impl HostCall {
                 }),
                 Some(ret),
             ),
-            (HostFunc::KvGet, &[p, n, ret]) => (HostCall::KvGet { key: l.string(p, n)? }, Some(ret)),
+            (HostFunc::KvGet, &[p, n, ret]) => (
+                HostCall::KvGet {
+                    key: l.string(p, n)?,
+                },
+                Some(ret),
+            ),
             (HostFunc::KvSet, &[kp, kn, vp, vn, ret]) => (
                 HostCall::KvSet {
                     key: l.string(kp, kn)?,
@@ -371,9 +376,12 @@ impl HostCall {
                 },
                 Some(ret),
             ),
-            (HostFunc::KvDelete, &[p, n, ret]) => {
-                (HostCall::KvDelete { key: l.string(p, n)? }, Some(ret))
-            }
+            (HostFunc::KvDelete, &[p, n, ret]) => (
+                HostCall::KvDelete {
+                    key: l.string(p, n)?,
+                },
+                Some(ret),
+            ),
             (HostFunc::KvListKeys, &[p, n, ret]) => (
                 HostCall::KvListKeys {
                     prefix: l.string(p, n)?,

@@ -5,8 +5,8 @@
 use crate::abi::Abi;
 use crate::call::IMPORTS;
 use morph_abi::{
-    ActionInfo, Error as GuestError, ErrorKind as GuestErrorKind, EventInfo, ExtensionInfo,
-    Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method, SideEffect,
+    ActionInfo, Error as GuestError, ErrorKind as GuestErrorKind, EventInfo, ExtensionInfo, Header,
+    HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method, SideEffect,
 };
 use wit_parser::{Resolve, SizeAlign, Type, TypeId};
 
@@ -61,7 +61,10 @@ fn every_contract_type_has_the_layout_the_wit_gives_it() {
             sizes.size(&ty).size_wasm32(),
             sizes.align(&ty).align_wasm32(),
         );
-        assert_eq!(*ours, wit, "{iface}.{name}: (size, align) here vs in the WIT");
+        assert_eq!(
+            *ours, wit,
+            "{iface}.{name}: (size, align) here vs in the WIT"
+        );
     }
 }
 
@@ -82,14 +85,27 @@ fn every_import_has_the_flat_parameters_the_wit_gives_it() {
             let sig = resolve.wasm_signature(wit_parser::abi::AbiVariant::GuestImport, func);
             use wit_parser::abi::WasmType::{I32, Length, Pointer};
             assert!(
-                sig.params.iter().all(|p| matches!(p, I32 | Pointer | Length)),
+                sig.params
+                    .iter()
+                    .all(|p| matches!(p, I32 | Pointer | Length)),
                 "{module}::{name}: every flat parameter is an i32 on wasm32: {:?}",
                 sig.params
             );
-            assert!(sig.results.is_empty(), "{module}::{name} returns through memory");
-            assert_eq!(spec.params, sig.params.len(), "{module}::{name}: parameters");
+            assert!(
+                sig.results.is_empty(),
+                "{module}::{name} returns through memory"
+            );
+            assert_eq!(
+                spec.params,
+                sig.params.len(),
+                "{module}::{name}: parameters"
+            );
             seen += 1;
         }
     }
-    assert_eq!(seen, IMPORTS.len(), "IMPORTS lists a function the WIT lacks");
+    assert_eq!(
+        seen,
+        IMPORTS.len(),
+        "IMPORTS lists a function the WIT lacks"
+    );
 }

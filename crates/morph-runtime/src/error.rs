@@ -223,11 +223,9 @@ impl Limit {
     /// The limit's unit, e.g. `bytes`.
     pub fn unit(self) -> &'static str {
         match self {
-            Limit::Memory
-            | Limit::Output
-            | Limit::Input
-            | Limit::ModuleSize
-            | Limit::Transfer => "bytes",
+            Limit::Memory | Limit::Output | Limit::Input | Limit::ModuleSize | Limit::Transfer => {
+                "bytes"
+            }
             Limit::Cpu => "fuel",
             Limit::Timeout => "ms",
             Limit::HostCalls => "calls",

@@ -82,11 +82,8 @@ pub trait SyncHostHandler: Send + Sync + 'static {
     ///
     /// # Errors
     /// The host error handed back to the guest.
-    fn handle(
-        &self,
-        cx: &CallContext,
-        call: HostCall,
-    ) -> std::result::Result<HostReply, HostError>;
+    fn handle(&self, cx: &CallContext, call: HostCall)
+    -> std::result::Result<HostReply, HostError>;
 }
 
 /// Adapts a [`SyncHostHandler`] to [`HostHandler`].
@@ -547,11 +544,17 @@ impl HostContext {
         self.log_bytes = self.log_bytes.saturating_add(len);
         let ext = &*self.cx.extension;
         match level {
-            LogLevel::Trace => tracing::trace!(target: "morph::guest", extension = ext, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Trace => {
+                tracing::trace!(target: "morph::guest", extension = ext, "{message}")
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "morph::guest", extension = ext, "{message}")
+            }
             LogLevel::Info => tracing::info!(target: "morph::guest", extension = ext, "{message}"),
             LogLevel::Warn => tracing::warn!(target: "morph::guest", extension = ext, "{message}"),
-            LogLevel::Error => tracing::error!(target: "morph::guest", extension = ext, "{message}"),
+            LogLevel::Error => {
+                tracing::error!(target: "morph::guest", extension = ext, "{message}")
+            }
         }
     }
 }
@@ -576,7 +579,9 @@ mod tests {
     fn a_refusal_records_the_typed_permission() {
         let mut h = executing(Arc::new(DenyAll));
         let a = h.admit(&HostCall::KvGet { key: "k".into() }, 1).unwrap();
-        assert!(matches!(a, Admission::Answered(Err(ref e)) if e.kind == HostErrorKind::PermissionDenied));
+        assert!(
+            matches!(a, Admission::Answered(Err(ref e)) if e.kind == HostErrorKind::PermissionDenied)
+        );
         let e = h.guest_error(morph_abi::Error::new(
             morph_abi::ErrorKind::PermissionDenied,
             "x: permission `clock` is what this needs",
@@ -629,6 +634,9 @@ mod tests {
         // No `end`: the call's future was dropped.
         let e = h.begin(CallKind::Describe).unwrap_err();
         assert_eq!(e.class(), "cancelled");
-        assert_eq!(h.begin(CallKind::Describe).unwrap_err().class(), "cancelled");
+        assert_eq!(
+            h.begin(CallKind::Describe).unwrap_err().class(),
+            "cancelled"
+        );
     }
 }

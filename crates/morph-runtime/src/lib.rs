@@ -32,16 +32,18 @@ pub mod protocol;
 mod runtime;
 
 pub use abi::{GuestMemory, LowerPlan, check_range};
-pub use call::{Answer, HostCall, HostFunc, HostReply, ImportSpec, Permission, IMPORTS, find_import};
+pub use call::{
+    Answer, HostCall, HostFunc, HostReply, IMPORTS, ImportSpec, Permission, find_import,
+};
 pub use error::{Error, ErrorKind, Limit, Result, TrapKind};
 pub use host::{
-    Admission, Blocking, BoxFuture, CallContext, CallKind, Decision, DenyAll, Grants,
-    HostContext, HostHandler, NoCapabilities, Phase, Policy, SyncHostHandler,
+    Admission, Blocking, BoxFuture, CallContext, CallKind, Decision, DenyAll, Grants, HostContext,
+    HostHandler, NoCapabilities, Phase, Policy, SyncHostHandler,
 };
 pub use limits::{Limits, Metering};
 pub use module::{
     HiddenStart, ModuleInfo, START_EXPORT, SUPPORTED_CONTRACTS, frame_compiled, hide_start,
-    prepare, unframe_compiled, validate, wasm_features,
+    hide_start_as, prepare, unframe_compiled, validate, wasm_features,
 };
 pub use module::{
     MAX_FUNCTION_BODY_BYTES, MAX_FUNCTION_LOCALS, MAX_FUNCTIONS, MAX_GLOBALS, MAX_NESTING_DEPTH,

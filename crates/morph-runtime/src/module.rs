@@ -437,7 +437,8 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
     // Every function export is one the contract knows: anything else (`_initialize`,
     // `_start`, other `cabi_*` hooks) would run, or not, depending on the backend.
     if let Some((name, _, _)) = exports.iter().find(|(n, kind, _)| {
-        *kind == ExternalKind::Func && !ALLOWED_FUNC_EXPORTS.contains(&n.as_str())
+        *kind == ExternalKind::Func
+            && !ALLOWED_FUNC_EXPORTS.contains(&n.as_str())
             && !n.starts_with("cabi_realloc_wit_bindgen_")
     }) {
         return Err(Error::invalid_module(format!(
@@ -628,9 +629,7 @@ mod tests {
     #[test]
     fn refuses_function_exports_outside_the_contract() {
         for name in ["_initialize", "_start", "cabi_post_other"] {
-            let m = module(&format!(
-                "{EXPORTS} (func (export \"{name}\"))"
-            ));
+            let m = module(&format!("{EXPORTS} (func (export \"{name}\"))"));
             let e = err(&m);
             assert_eq!(e.class(), "invalid-module", "{name}: {e}");
             assert!(e.to_string().contains(name), "{e}");
@@ -856,6 +855,16 @@ pub struct HiddenStart {
 /// # Errors
 /// `InvalidModule` when the module already exports [`START_EXPORT`] or cannot be parsed.
 pub fn hide_start(wasm: &[u8]) -> Result<Option<HiddenStart>> {
+    hide_start_as(wasm, START_EXPORT)
+}
+
+/// [`hide_start`] under another export name: the component backend names it
+/// `_initialize`, which wit-component calls right after instantiating the core module,
+/// once its imports are wired (validation refuses modules exporting that name).
+///
+/// # Errors
+/// As [`hide_start`], for `export` in place of [`START_EXPORT`].
+pub fn hide_start_as(wasm: &[u8], export: &'static str) -> Result<Option<HiddenStart>> {
     let malformed = |e: String| Error::invalid_module(e);
     let mut start = None;
     for payload in Parser::new(0).parse_all(wasm) {
@@ -866,10 +875,10 @@ pub fn hide_start(wasm: &[u8]) -> Result<Option<HiddenStart>> {
     let Some(start) = start else {
         return Ok(None);
     };
-    let wasm = rewrite::rewrite(wasm, &mut StartToExport { start }, &malformed)?;
+    let wasm = rewrite::rewrite(wasm, &mut StartToExport { start, export }, &malformed)?;
     Ok(Some(HiddenStart {
         wasm,
-        export: START_EXPORT.to_owned(),
+        export: export.to_owned(),
     }))
 }
 
@@ -877,6 +886,7 @@ pub fn hide_start(wasm: &[u8]) -> Result<Option<HiddenStart>> {
 /// export section when the module has none).
 struct StartToExport {
     start: u32,
+    export: &'static str,
 }
 
 impl<'a> rewrite::Rewrite<'a> for StartToExport {
@@ -891,14 +901,15 @@ impl<'a> rewrite::Rewrite<'a> for StartToExport {
                 let mut exports = wasm_encoder::ExportSection::new();
                 for e in reader.clone() {
                     let e = e.map_err(|e| Error::invalid_module(e.to_string()))?;
-                    if e.name == START_EXPORT {
+                    if e.name == self.export {
                         return Err(Error::invalid_module(format!(
-                            "it exports `{START_EXPORT}`, a name Morph reserves"
+                            "it exports `{}`, a name Morph reserves",
+                            self.export
                         )));
                     }
                     exports.export(e.name, rewrite::export_kind(e.kind), e.index);
                 }
-                exports.export(START_EXPORT, wasm_encoder::ExportKind::Func, self.start);
+                exports.export(self.export, wasm_encoder::ExportKind::Func, self.start);
                 out.section(&exports);
                 Ok(true)
             }
@@ -920,7 +931,7 @@ impl<'a> rewrite::Rewrite<'a> for StartToExport {
 
     fn missing(&mut self, _id: u8, out: &mut wasm_encoder::Module) -> Result<()> {
         let mut exports = wasm_encoder::ExportSection::new();
-        exports.export(START_EXPORT, wasm_encoder::ExportKind::Func, self.start);
+        exports.export(self.export, wasm_encoder::ExportKind::Func, self.start);
         out.section(&exports);
         Ok(())
     }

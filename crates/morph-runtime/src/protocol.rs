@@ -64,8 +64,7 @@ pub trait GuestCalls: GuestAccess {
     /// Enters the guest: calls `export` with `args`; returns its `i32` result (0 for
     /// exports without one). Must map engine errors to Morph's taxonomy, passing errors
     /// raised by host calls through unchanged.
-    fn enter(&mut self, export: Export, args: &[u32])
-    -> impl Future<Output = Result<u32>> + Send;
+    fn enter(&mut self, export: Export, args: &[u32]) -> impl Future<Output = Result<u32>> + Send;
 
     /// What the last call used.
     fn usage(&self) -> Usage;
@@ -200,6 +199,14 @@ pub struct PendingCall {
     admission: Admission,
 }
 
+/// What [`PendingCall::try_answer`] found.
+pub enum Answering {
+    /// The answer, ready to deliver.
+    Ready(Delivery),
+    /// The call, whose handler must be awaited.
+    Waiting(Box<PendingCall>),
+}
+
 /// A host call's answer, waiting to be lowered into the guest.
 pub struct Delivery {
     ret: Option<u32>,
@@ -212,11 +219,7 @@ pub struct Delivery {
 /// # Errors
 /// An error that traps the guest: malformed arguments, a limit, a host call where none
 /// is allowed.
-pub fn admit<G: GuestAccess>(
-    g: &mut G,
-    func: HostFunc,
-    args: &[u32],
-) -> Result<PendingCall> {
+pub fn admit<G: GuestAccess>(g: &mut G, func: HostFunc, args: &[u32]) -> Result<PendingCall> {
     // The component model's rule first, before any byte is read.
     if g.host().phase() != Phase::Guest {
         return Err(Error::trap(crate::error::TrapKind::CannotLeave));
@@ -232,18 +235,17 @@ pub fn admit<G: GuestAccess>(
 }
 
 impl PendingCall {
-    /// The answer, at once, when the checkpoint gave it (a log, a refusal); `Err(self)`
-    /// when the handler must be awaited.
-    ///
-    /// # Errors
-    /// `self`, when the answer needs the handler.
-    pub fn try_answer(self) -> std::result::Result<Delivery, PendingCall> {
+    /// The answer at once when the checkpoint gave it (a log, a refusal), or the call
+    /// back when the handler must be awaited.
+    pub fn try_answer(self) -> Answering {
         match self.admission {
-            Admission::Answered(reply) => Ok(Delivery {
+            Admission::Answered(reply) => Answering::Ready(Delivery {
                 ret: self.ret,
                 answer: Answer::new(self.call.func(), reply),
             }),
-            admission @ Admission::Serve(..) => Err(PendingCall { admission, ..self }),
+            admission @ Admission::Serve(..) => {
+                Answering::Waiting(Box::new(PendingCall { admission, ..self }))
+            }
         }
     }
 
@@ -281,8 +283,8 @@ pub async fn deliver<G: GuestAccess>(g: &mut G, d: Delivery) -> Result<()> {
 /// they reach the guest as values.
 pub async fn serve<G: GuestAccess>(g: &mut G, func: HostFunc, args: &[u32]) -> Result<()> {
     let delivery = match admit(g, func, args)?.try_answer() {
-        Ok(d) => d,
-        Err(pending) => pending.answer().await,
+        Answering::Ready(d) => d,
+        Answering::Waiting(pending) => pending.answer().await,
     };
     deliver(g, delivery).await
 }
@@ -386,7 +388,12 @@ pub async fn execute_lifted<G: LiftedCalls>(g: &mut G, call: ExecuteCall<'_>) ->
         side_effect: call.side_effect,
     })?;
     let backend = g.backend();
-    let span = tracing::debug_span!("morph.call", call = "execute", action = call.action, backend);
+    let span = tracing::debug_span!(
+        "morph.call",
+        call = "execute",
+        action = call.action,
+        backend
+    );
     let r = async {
         let max_in = u64::from(g.host().limits().max_input_bytes);
         let size = (call.action.len() as u64).saturating_add(call.input.len() as u64);

@@ -253,8 +253,6 @@ impl Runtime for WasmerRuntime {
         config: InstanceConfig,
     ) -> BoxFuture<'a, Result<Box<dyn Instance>>> {
         let name = self.name();
-        Box::pin(async move {
-            crate::instance::instantiate(downcast(module)?, name, config).await
-        })
+        Box::pin(async move { crate::instance::instantiate(downcast(module)?, name, config).await })
     }
 }

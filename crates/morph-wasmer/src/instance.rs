@@ -14,7 +14,7 @@ use crate::tunables::{MemoryCap, instantiating};
 use crate::watchdog;
 use morph_abi::ExtensionInfo;
 use morph_runtime::protocol::{
-    Export, GuestAccess, GuestCalls, admit, deliver, describe, execute, now, start,
+    Answering, Export, GuestAccess, GuestCalls, admit, deliver, describe, execute, now, start,
 };
 use morph_runtime::{
     BoxFuture, Error, ErrorKind, ExecuteCall, GuestMemory, HostContext, IMPORTS, Instance,
@@ -231,18 +231,25 @@ fn park_on<F: Future>(f: F) -> F::Output {
 
 /// One host call: through the shared checkpoint; when the handler must be awaited, this
 /// thread blocks on it (see the module docs).
-fn host_call(cx: &mut FunctionEnvMut<'_, Env>, func: morph_runtime::HostFunc, args: &[u32]) -> Result<()> {
+fn host_call(
+    cx: &mut FunctionEnvMut<'_, Env>,
+    func: morph_runtime::HostFunc,
+    args: &[u32],
+) -> Result<()> {
     let mut mem = CallerMem { cx };
     let pending = admit(&mut mem, func, args)?;
     let delivery = match pending.try_answer() {
-        Ok(d) => d,
-        Err(pending) => {
+        Answering::Ready(d) => d,
+        Answering::Waiting(pending) => {
             let runtime = mem.cx.data().runtime.clone();
             block_on(runtime.as_ref(), pending.answer())
         }
     };
-    now(deliver(&mut mem, delivery))
-        .unwrap_or_else(|| Err(Error::engine("lowering a host call's answer did not complete")))
+    now(deliver(&mut mem, delivery)).unwrap_or_else(|| {
+        Err(Error::engine(
+            "lowering a host call's answer did not complete",
+        ))
+    })
 }
 
 /// The contract's host functions, each a call to [`host_call`].
@@ -410,8 +417,18 @@ fn build(m: &WasmerModule, name: &'static str, config: InstanceConfig) -> Result
     let guest = WasmerGuest {
         describe: typed(exports, &store, "describe")?,
         execute: typed(exports, &store, "execute")?,
-        post_describe: optional(exports, &store, m.info.has_post_describe, "cabi_post_describe")?,
-        post_execute: optional(exports, &store, m.info.has_post_execute, "cabi_post_execute")?,
+        post_describe: optional(
+            exports,
+            &store,
+            m.info.has_post_describe,
+            "cabi_post_describe",
+        )?,
+        post_execute: optional(
+            exports,
+            &store,
+            m.info.has_post_execute,
+            "cabi_post_execute",
+        )?,
         start: optional(exports, &store, m.info.has_start, START_EXPORT)?,
         interrupter: watchdog::interrupter(&store),
         realloc: realloc.clone(),
@@ -457,7 +474,9 @@ impl WasmerGuest {
             deadline.unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
         let r = if watchdog::past(deadline) {
             let mut cx = self.env.clone().into_mut(&mut self.store);
-            Err(RuntimeError::user(Box::new(cx.data_mut().host.timeout_error())))
+            Err(RuntimeError::user(Box::new(
+                cx.data_mut().host.timeout_error(),
+            )))
         } else {
             let _armed = watchdog::arm(&self.interrupter, deadline);
             f(&mut self.store)
@@ -671,6 +690,8 @@ impl Instance for WasmerInstance {
     }
 
     fn usage(&self) -> Usage {
-        self.guest.as_ref().map_or_else(Usage::default, |g| g.usage())
+        self.guest
+            .as_ref()
+            .map_or_else(Usage::default, |g| g.usage())
     }
 }

@@ -1,9 +1,7 @@
 //! The shared engine and linker, and the `Runtime` implementation.
 
 use crate::call::StoreData;
-use morph_runtime::{
-    BoxFuture, CompiledModule, Instance, InstanceConfig, Limits, Result, Runtime,
-};
+use morph_runtime::{BoxFuture, CompiledModule, Instance, InstanceConfig, Limits, Result, Runtime};
 use std::sync::Arc;
 use wasmi::{CompilationMode, Config, CustomFuelCosts, Engine, Linker};
 

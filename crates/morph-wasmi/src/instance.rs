@@ -1,11 +1,16 @@
 //! Compiled modules and live instances: the host functions, and the [`GuestCalls`] the
 //! shared per-call protocol drives.
 
-use crate::call::{Guest, HostErr, Parked, StoreAccess, StoreData, arm, fuel_global, fuel_used, map_error, run_async};
-use morph_runtime::protocol::{CoreInstance, Export, GuestAccess, GuestCalls, admit, deliver, now};
+use crate::call::{
+    Guest, HostErr, Parked, StoreAccess, StoreData, arm, fuel_global, fuel_used, map_error,
+    run_async,
+};
+use morph_runtime::protocol::{
+    Answering, CoreInstance, Export, GuestAccess, GuestCalls, admit, deliver, now,
+};
 use morph_runtime::{
-    CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig,
-    ModuleInfo, Result, Usage,
+    CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig, ModuleInfo,
+    Result, Usage,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -110,19 +115,17 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
                     for (slot, v) in args.iter_mut().zip(params) {
                         *slot = v.i32().unwrap_or(0) as u32;
                     }
-                    let mut access = StoreAccess {
-                        store: &mut caller,
-                    };
+                    let mut access = StoreAccess { store: &mut caller };
                     let host_err = |e| wasmi::Error::host(HostErr(e));
                     let pending = admit(&mut access, func, &args[..n]).map_err(host_err)?;
                     match pending.try_answer() {
                         // The allocator runs synchronously here: delivering completes at
                         // once.
-                        Ok(delivery) => now(deliver(&mut access, delivery))
+                        Answering::Ready(delivery) => now(deliver(&mut access, delivery))
                             .unwrap_or_else(|| Err(Error::engine("lowering did not complete")))
                             .map_err(host_err),
-                        Err(pending) => {
-                            caller.data_mut().parked = Some(pending);
+                        Answering::Waiting(pending) => {
+                            caller.data_mut().parked = Some(*pending);
                             Err(wasmi::Error::host(Parked))
                         }
                     }
@@ -157,11 +160,16 @@ pub(crate) async fn instantiate(
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
-    let mut store = Store::new(engine, StoreData::new(HostContext::new(config), m.info.metered));
+    let mut store = Store::new(
+        engine,
+        StoreData::new(HostContext::new(config), m.info.metered),
+    );
     store.limiter(|d| d as &mut dyn wasmi::ResourceLimiter);
     // The start section was removed at compile time: this only links and initialises
     // memory and tables (which needs no fuel).
-    store.set_fuel(u64::MAX).map_err(|e| Error::engine(e.to_string()))?;
+    store
+        .set_fuel(u64::MAX)
+        .map_err(|e| Error::engine(e.to_string()))?;
     let instance = linker
         .instantiate_and_start(&mut store, &m.module)
         .map_err(|e| map_error(&e, &store))?;
@@ -211,13 +219,22 @@ pub(crate) async fn instantiate(
 
 impl GuestMemory for WasmiInstance {
     fn read(&mut self, ptr: u32, buf: &mut [u8]) -> Result<()> {
-        StoreAccess { store: &mut self.store }.read(ptr, buf)
+        StoreAccess {
+            store: &mut self.store,
+        }
+        .read(ptr, buf)
     }
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
-        StoreAccess { store: &mut self.store }.write(ptr, bytes)
+        StoreAccess {
+            store: &mut self.store,
+        }
+        .write(ptr, bytes)
     }
     fn size(&mut self) -> u64 {
-        StoreAccess { store: &mut self.store }.size()
+        StoreAccess {
+            store: &mut self.store,
+        }
+        .size()
     }
 }
 
@@ -226,7 +243,11 @@ impl GuestAccess for WasmiInstance {
         &mut self.store.data_mut().host
     }
     async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-        StoreAccess { store: &mut self.store }.alloc(align, size).await
+        StoreAccess {
+            store: &mut self.store,
+        }
+        .alloc(align, size)
+        .await
     }
 }
 

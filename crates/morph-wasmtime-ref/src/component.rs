@@ -67,6 +67,12 @@ fn strip_component_types(wasm: &[u8]) -> Result<Vec<u8>> {
 /// Wraps a core module into a component of the contract's world, always the host's own
 /// copy of it.
 fn componentize(wasm: &[u8]) -> Result<Vec<u8>> {
+    // A start function would run before wit-component wires the imports (a host call
+    // from it would hit a null table entry): it becomes `_initialize`, which the
+    // component calls once the core module is instantiated and linked, so host calls
+    // from it reach the checkpoint and are refused there, as on every backend.
+    let hidden = morph_runtime::hide_start_as(wasm, "_initialize")?;
+    let wasm = hidden.as_ref().map_or(wasm, |h| h.wasm.as_slice());
     let mut module = strip_component_types(wasm)?;
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve
@@ -339,7 +345,9 @@ impl log::Host for StoreData {
             log::Level::Warn => abi::LogLevel::Warn,
             log::Level::Error => abi::LogLevel::Error,
         };
-        serve(self, HostCall::Log { level, message }).await.map(drop)
+        serve(self, HostCall::Log { level, message })
+            .await
+            .map(drop)
     }
 }
 
@@ -371,20 +379,24 @@ impl http::Host for StoreData {
             secret: request.secret,
             timeout_ms: request.timeout_ms,
         };
-        answer!(serve(self, HostCall::HttpFetch(request)).await?, Http, |r| {
-            http::Response {
-                status: r.status,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|h| http::Header {
-                        name: h.name,
-                        value: h.value,
-                    })
-                    .collect(),
-                body: r.body,
+        answer!(
+            serve(self, HostCall::HttpFetch(request)).await?,
+            Http,
+            |r| {
+                http::Response {
+                    status: r.status,
+                    headers: r
+                        .headers
+                        .into_iter()
+                        .map(|h| http::Header {
+                            name: h.name,
+                            value: h.value,
+                        })
+                        .collect(),
+                    body: r.body,
+                }
             }
-        })
+        )
     }
 }
 
@@ -400,7 +412,11 @@ impl kv::Host for StoreData {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), types::HostError>> {
-        answer!(serve(self, HostCall::KvSet { key, value }).await?, Unit, |v| v)
+        answer!(
+            serve(self, HostCall::KvSet { key, value }).await?,
+            Unit,
+            |v| v
+        )
     }
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, types::HostError>> {
         answer!(serve(self, HostCall::KvDelete { key }).await?, Bool, |v| v)
@@ -409,7 +425,11 @@ impl kv::Host for StoreData {
         &mut self,
         prefix: String,
     ) -> wasmtime::Result<Result<Vec<String>, types::HostError>> {
-        answer!(serve(self, HostCall::KvListKeys { prefix }).await?, Keys, |v| v)
+        answer!(
+            serve(self, HostCall::KvListKeys { prefix }).await?,
+            Keys,
+            |v| v
+        )
     }
 }
 
@@ -419,7 +439,11 @@ impl events::Host for StoreData {
         name: String,
         payload: String,
     ) -> wasmtime::Result<Result<(), types::HostError>> {
-        answer!(serve(self, HostCall::EventsEmit { name, payload }).await?, Unit, |v| v)
+        answer!(
+            serve(self, HostCall::EventsEmit { name, payload }).await?,
+            Unit,
+            |v| v
+        )
     }
 }
 
@@ -437,6 +461,10 @@ impl clock::Host for StoreData {
 
 impl random::Host for StoreData {
     async fn bytes(&mut self, len: u32) -> wasmtime::Result<Result<Vec<u8>, types::HostError>> {
-        answer!(serve(self, HostCall::RandomBytes { len }).await?, Bytes, |v| v)
+        answer!(
+            serve(self, HostCall::RandomBytes { len }).await?,
+            Bytes,
+            |v| v
+        )
     }
 }

@@ -5,14 +5,14 @@
 use crate::engine::{StoreData, arm, fuel_used, map_error, map_error_data, new_store};
 use morph_runtime::protocol::{CoreInstance, Export, GuestAccess, GuestCalls, serve};
 use morph_runtime::{
-    CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig,
-    ModuleInfo, Result, Usage, check_range,
+    CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig, ModuleInfo,
+    Result, Usage, check_range,
 };
 use std::any::Any;
 use std::sync::Arc;
 use wasmtime::{
-    AsContext, AsContextMut, Caller, Engine, FuncType, InstancePre, Linker, Memory, Module,
-    Store, TypedFunc, ValType,
+    AsContext, AsContextMut, Caller, Engine, FuncType, InstancePre, Linker, Memory, Module, Store,
+    TypedFunc, ValType,
 };
 
 struct CoreModule {
@@ -29,7 +29,11 @@ impl CompiledModule for CoreModule {
     }
 }
 
-fn pre(linker: &Linker<StoreData>, module: &Module, info: ModuleInfo) -> Result<Arc<dyn CompiledModule>> {
+fn pre(
+    linker: &Linker<StoreData>,
+    module: &Module,
+    info: ModuleInfo,
+) -> Result<Arc<dyn CompiledModule>> {
     let pre = linker
         .instantiate_pre(module)
         .map_err(|e| Error::engine(format!("{e:#}")))?;
@@ -111,9 +115,15 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
                     *slot = v.i32().unwrap_or(0) as u32;
                 }
                 Box::new(async move {
-                    serve(&mut CallerMem { caller: &mut caller }, func, &args[..n])
-                        .await
-                        .map_err(wasmtime::Error::new)
+                    serve(
+                        &mut CallerMem {
+                            caller: &mut caller,
+                        },
+                        func,
+                        &args[..n],
+                    )
+                    .await
+                    .map_err(wasmtime::Error::new)
                 })
             })
             .map_err(|e| Error::engine(e.to_string()))?;

@@ -1,8 +1,8 @@
 //! The shared engine, its epoch ticker, store state and error mapping.
 
 use morph_runtime::{
-    BoxFuture, CompiledModule, Error, HostContext, Instance, InstanceConfig, Limit, Limits,
-    Result, Runtime, TrapKind,
+    BoxFuture, CompiledModule, Error, HostContext, Instance, InstanceConfig, Limit, Limits, Result,
+    Runtime, TrapKind,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,6 +247,10 @@ pub(crate) fn map_error_data(err: wasmtime::Error, data: &StoreData) -> Error {
         {
             return Error::limit(Limit::Cpu, budget, budget);
         }
+        // A host call from a start function in component mode: wit-component routes
+        // imports through its shim module's table, which is filled only once the core
+        // module has been instantiated, so the call lands on a null entry. That is the
+        // component model forbidding to leave the instance, as the core backends report.
         let kind = match trap {
             Trap::OutOfFuel => {
                 let max = limits.fuel.unwrap_or(u64::MAX);
