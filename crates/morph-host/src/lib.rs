@@ -53,3 +53,8 @@ pub use morph_runtime::{
     HostCall, HostHandler, HostReply, Limit, Limits, Metering, NoCapabilities, Permission, Policy,
     Result, SyncHostHandler, TrapKind, Usage,
 };
+
+/// The README's examples, compiled as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
