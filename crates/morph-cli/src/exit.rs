@@ -7,15 +7,27 @@
 //! | 0 | success (also: stdout was closed early, as by `| head`) |
 //! | 1 | engine or internal error (the engine failed, a call was cancelled, output could not be written) |
 //! | 2 | bad command line |
-//! | 3 | a file could not be read |
+//! | 3 | a file could not be read or written (or would be overwritten: key files never are) |
 //! | 4 | invalid module: not wasm, not a Morph extension, disallowed import, missing export |
 //! | 5 | unsupported contract version |
 //! | 6 | the extension misbehaved: trap, malformed data, output that breaks the contract, an instance stopped by an earlier fault |
 //! | 7 | a resource limit was exceeded |
 //! | 8 | the action returned an error |
 //! | 9 | permission denied |
-//! | 10 | unknown action or invalid input |
+//! | 10 | unknown action or invalid input (also: a key id that is not in the trust store, a trust-store change that would silently replace an entry) |
 //! | 11 | backend not available in this build |
+//! | 12 | verification failed: unsigned, unknown or revoked key, bad signature, denied digest, or bytes changed after packing or signing |
+//! | 13 | registry error: unreachable, refused the credentials, no such tag, or sent bad data |
+//! | 14 | invalid package, manifest, key or trust store file |
+//!
+//! Codes 12 to 14 came with the trust and distribution commands (`keygen`, `pack`,
+//! `sign`, `verify`, `trust`, `push`, `pull`). A package whose bytes no longer match the
+//! digests in its own index (`PackageError::DigestMismatch`) is 12, not 14: it was
+//! changed after packing, which is what tampering looks like, and `morph verify` must say
+//! "do not install" for it as for a broken signature. A registry that serves blobs that
+//! do not match their digests is 13: the package never arrived, so there is nothing to
+//! verify yet. A reference or `--plain-http` the registry crate refuses before connecting
+//! is a bad command line (2).
 //!
 //! Two library kinds needed a decision. `Poisoned` (an instance refusing calls after an
 //! earlier trap, limit or bad data) is 6: what stopped it was the extension's doing, and
@@ -31,6 +43,10 @@
 use crate::limits;
 use crate::output::escape;
 use morph_host::{Error, ErrorKind};
+use morph_package::PackageError;
+use morph_registry::RegistryError;
+use morph_signing::{SigningError, VerifyError};
+use std::fmt::Display;
 use std::io::Write;
 
 /// What `morph` exits with.
@@ -60,11 +76,17 @@ pub enum Exit {
     BadRequest,
     /// 11: the backend is not in this build.
     BackendUnavailable,
+    /// 12: a package failed verification.
+    Untrusted,
+    /// 13: the registry failed or refused.
+    Registry,
+    /// 14: a package, manifest, key or trust store file is invalid.
+    InvalidPackage,
 }
 
 impl Exit {
     /// Every exit code, in order.
-    pub const ALL: [Exit; 12] = [
+    pub const ALL: [Exit; 15] = [
         Exit::Success,
         Exit::Internal,
         Exit::Usage,
@@ -77,6 +99,9 @@ impl Exit {
         Exit::PermissionDenied,
         Exit::BadRequest,
         Exit::BackendUnavailable,
+        Exit::Untrusted,
+        Exit::Registry,
+        Exit::InvalidPackage,
     ];
 
     /// The process exit code.
@@ -94,6 +119,9 @@ impl Exit {
             Exit::PermissionDenied => 9,
             Exit::BadRequest => 10,
             Exit::BackendUnavailable => 11,
+            Exit::Untrusted => 12,
+            Exit::Registry => 13,
+            Exit::InvalidPackage => 14,
         }
     }
 
@@ -103,7 +131,7 @@ impl Exit {
             Exit::Success => "success (also when stdout is closed early, as by `| head`)",
             Exit::Internal => "engine or internal error (a cancelled call included)",
             Exit::Usage => "bad command line",
-            Exit::File => "a file could not be read",
+            Exit::File => "a file could not be read or written (key files are never overwritten)",
             Exit::InvalidModule => {
                 "invalid module: not wasm, not a Morph extension, disallowed import, missing export"
             }
@@ -114,8 +142,17 @@ impl Exit {
             Exit::LimitExceeded => "a resource limit was exceeded (the message names the flag)",
             Exit::ActionFailed => "the action returned an error",
             Exit::PermissionDenied => "permission denied",
-            Exit::BadRequest => "unknown action or invalid input",
+            Exit::BadRequest => {
+                "unknown action or invalid input (also: a key id not in the trust store)"
+            }
             Exit::BackendUnavailable => "backend not available in this build",
+            Exit::Untrusted => {
+                "verification failed: unsigned, untrusted or revoked key, bad signature, denied, or changed since packing or signing"
+            }
+            Exit::Registry => {
+                "registry error: unreachable, credentials refused, not found, or bad data sent"
+            }
+            Exit::InvalidPackage => "invalid package, manifest, key or trust store file",
         }
     }
 
@@ -127,6 +164,84 @@ impl Exit {
         }
         text.push_str("\nSet MORPH_LOG=debug to see what extensions log.");
         text
+    }
+
+    /// The code for a package error. Every kind this build knows is listed.
+    pub fn for_package(e: &PackageError) -> Exit {
+        match e {
+            PackageError::DigestMismatch { .. } => Exit::Untrusted,
+            PackageError::Io { .. } => Exit::File,
+            PackageError::Truncated { .. }
+            | PackageError::NotAPackage
+            | PackageError::UnsupportedFormat { .. }
+            | PackageError::TooLarge { .. }
+            | PackageError::MalformedIndex(_)
+            | PackageError::TrailingBytes(_)
+            | PackageError::InvalidAssetName { .. }
+            | PackageError::Manifest(_) => Exit::InvalidPackage,
+            // #[non_exhaustive]: as in `for_kind`, a kind added later is reported as
+            // internal (with its message) until it gets its own row here.
+            _ => Exit::Internal,
+        }
+    }
+
+    /// The code for a key, signing or trust-store error. Every kind this build knows is
+    /// listed.
+    pub fn for_signing(e: &SigningError) -> Exit {
+        match e {
+            SigningError::KeyTooSmall { .. }
+            | SigningError::KeyFormat(_)
+            | SigningError::Unsignable { .. }
+            | SigningError::TrustStoreFormat { .. } => Exit::InvalidPackage,
+            SigningError::KeyFileExists { .. } | SigningError::Io { .. } => Exit::File,
+            SigningError::NoSuchKey(_) => Exit::BadRequest,
+            SigningError::Random(_) | SigningError::Crypto(_) => Exit::Internal,
+            // #[non_exhaustive]: see `for_package`.
+            _ => Exit::Internal,
+        }
+    }
+
+    /// The code for a verification refusal: always 12. The kinds are listed so that a new
+    /// one is a decision, not an accident.
+    pub fn for_verify(e: &VerifyError) -> Exit {
+        match e {
+            VerifyError::Unsigned { .. }
+            | VerifyError::MalformedSignature { .. }
+            | VerifyError::DeniedDigest { .. }
+            | VerifyError::UnknownKey { .. }
+            | VerifyError::RevokedKey { .. }
+            | VerifyError::AlgorithmMismatch { .. }
+            | VerifyError::BadSignature { .. }
+            | VerifyError::MalformedStatement { .. }
+            | VerifyError::PublisherMismatch { .. }
+            | VerifyError::DigestMismatch { .. }
+            | VerifyError::StatementMismatch { .. } => Exit::Untrusted,
+            // #[non_exhaustive]: a refusal this build does not know is still a refusal.
+            _ => Exit::Untrusted,
+        }
+    }
+
+    /// The code for a push or pull error. Every kind this build knows is listed.
+    pub fn for_registry(e: &RegistryError) -> Exit {
+        match e {
+            RegistryError::InvalidReference { .. } | RegistryError::InsecureRefused { .. } => {
+                Exit::Usage
+            }
+            RegistryError::Unauthorized { .. }
+            | RegistryError::NotFound { .. }
+            | RegistryError::Transport { .. }
+            | RegistryError::ManifestTooLarge { .. }
+            | RegistryError::MalformedManifest { .. }
+            | RegistryError::NotAMorphArtifact { .. }
+            | RegistryError::BlobTooLarge { .. }
+            | RegistryError::BlobSizeMismatch { .. }
+            | RegistryError::BlobDigestMismatch { .. }
+            | RegistryError::LayoutFormat { .. } => Exit::Registry,
+            RegistryError::Package(p) => Exit::for_package(p),
+            RegistryError::Io { .. } => Exit::File,
+            // #[non_exhaustive]: see `for_package`.
+            _ => Exit::Internal,
+        }
     }
 
     /// The code for a library error. Every kind this build knows is listed.
@@ -183,6 +298,40 @@ impl Failure {
         Failure::new(Exit::Internal, message)
     }
 
+    /// The same failure with `what` before its message (`` `hello.morph`: ...``): for a
+    /// library message that does not say which file it is about.
+    #[must_use]
+    pub fn about(self, what: impl Display) -> Self {
+        match self {
+            Failure::Error { exit, message } => Failure::Error {
+                exit,
+                message: format!("{what}: {message}"),
+            },
+            Failure::Closed => Failure::Closed,
+        }
+    }
+
+    /// The same failure with `hint` (what to do) after its message, separated by `; `.
+    #[must_use]
+    pub fn hint(self, hint: impl Display) -> Self {
+        match self {
+            Failure::Error { exit, message } => Failure::Error {
+                exit,
+                message: format!("{message}; {hint}"),
+            },
+            Failure::Closed => Failure::Closed,
+        }
+    }
+
+    /// The exit code this failure ends with.
+    #[cfg(test)]
+    pub fn exit(&self) -> Exit {
+        match self {
+            Failure::Closed => Exit::Success,
+            Failure::Error { exit, .. } => *exit,
+        }
+    }
+
     /// Prints the error, if any, as one escaped line on stderr, and returns the exit
     /// code. A stderr that cannot be written is ignored: there is nowhere left to say so.
     pub fn report(self) -> Exit {
@@ -222,6 +371,65 @@ impl From<Error> for Failure {
             None => e.to_string(),
         };
         Failure::new(exit, message)
+    }
+}
+
+impl From<PackageError> for Failure {
+    fn from(e: PackageError) -> Self {
+        let exit = Exit::for_package(&e);
+        let failure = Failure::new(exit, e.to_string());
+        match e {
+            PackageError::DigestMismatch { .. } | PackageError::Truncated { .. } => {
+                failure.hint("get the package again from its publisher")
+            }
+            _ => failure,
+        }
+    }
+}
+
+impl From<SigningError> for Failure {
+    fn from(e: SigningError) -> Self {
+        let exit = Exit::for_signing(&e);
+        let failure = Failure::new(exit, e.to_string());
+        match e {
+            SigningError::NoSuchKey(_) => failure.hint("`morph trust list` shows the keys"),
+            SigningError::TrustStoreFormat { .. } => failure.hint(
+                "repair it, move it away to start an empty one, or use another with `--trust-store FILE`",
+            ),
+            _ => failure,
+        }
+    }
+}
+
+impl From<VerifyError> for Failure {
+    fn from(e: VerifyError) -> Self {
+        let exit = Exit::for_verify(&e);
+        let failure = Failure::new(exit, e.to_string());
+        match e {
+            VerifyError::UnknownKey { .. } => failure
+                .hint("trust the publisher's key with `morph trust add <pub> --publisher <name>`"),
+            VerifyError::Unsigned { .. } => {
+                failure.hint("its author signs it with `morph sign <package> --key <file>`")
+            }
+            _ => failure,
+        }
+    }
+}
+
+impl From<RegistryError> for Failure {
+    fn from(e: RegistryError) -> Self {
+        if let RegistryError::Package(p) = e {
+            return p.into();
+        }
+        let exit = Exit::for_registry(&e);
+        let failure = Failure::new(exit, e.to_string());
+        match e {
+            RegistryError::Unauthorized { .. } => {
+                failure.hint("pass them with `--user NAME --password-stdin`")
+            }
+            RegistryError::InsecureRefused { .. } => failure.hint("drop `--plain-http`"),
+            _ => failure,
+        }
     }
 }
 
@@ -323,6 +531,300 @@ mod tests {
             let (got, _) = message(Failure::from(Error::new(kind)));
             assert_eq!(got, code);
         }
+    }
+
+    /// Every package, signing, verification and registry error this build knows, with
+    /// the code the table gives it, and the remediation the CLI adds where it has one.
+    #[test]
+    fn every_trust_error_has_its_documented_code() {
+        use morph_package::Digest;
+        use morph_signing::{Algorithm, KeyId, SignedPart};
+        let s = String::new;
+        let d = Digest::of(b"x");
+        let io = || std::io::Error::other("boom");
+        let package: Vec<(PackageError, u8)> = vec![
+            (
+                PackageError::Truncated {
+                    what: s(),
+                    needed: 1,
+                    available: 0,
+                },
+                14,
+            ),
+            (PackageError::NotAPackage, 14),
+            (
+                PackageError::UnsupportedFormat {
+                    version: 2,
+                    flags: 0,
+                },
+                14,
+            ),
+            (
+                PackageError::TooLarge {
+                    what: s(),
+                    size: 2,
+                    limit: 1,
+                },
+                14,
+            ),
+            (PackageError::MalformedIndex(s()), 14),
+            (PackageError::TrailingBytes(1), 14),
+            (
+                PackageError::DigestMismatch {
+                    entry: "module".into(),
+                    declared: d,
+                    actual: d,
+                },
+                12,
+            ),
+            (
+                PackageError::InvalidAssetName {
+                    name: s(),
+                    reason: "x",
+                },
+                14,
+            ),
+            (PackageError::Manifest(s()), 14),
+            (
+                PackageError::Io {
+                    action: "reading",
+                    path: s(),
+                    source: io(),
+                },
+                3,
+            ),
+        ];
+        for (e, code) in package {
+            assert_eq!(Exit::for_package(&e).code(), code, "{e:?}");
+            assert_eq!(Failure::from(e).exit().code(), code);
+        }
+        let key = KeyId::of_spki_der(b"k");
+        let signing: Vec<(SigningError, u8)> = vec![
+            (SigningError::KeyTooSmall { bits: 1, min: 2 }, 14),
+            (SigningError::KeyFormat(s()), 14),
+            (SigningError::Random(s()), 1),
+            (SigningError::KeyFileExists { path: s() }, 3),
+            (
+                SigningError::Io {
+                    action: "writing",
+                    path: s(),
+                    source: io(),
+                },
+                3,
+            ),
+            (
+                SigningError::Unsignable {
+                    package: s(),
+                    reason: s(),
+                },
+                14,
+            ),
+            (SigningError::Crypto(s()), 1),
+            (
+                SigningError::TrustStoreFormat {
+                    path: s(),
+                    reason: s(),
+                },
+                14,
+            ),
+            (SigningError::NoSuchKey(key), 10),
+        ];
+        for (e, code) in signing {
+            assert_eq!(Exit::for_signing(&e).code(), code, "{e:?}");
+            assert_eq!(Failure::from(e).exit().code(), code);
+        }
+        let p = || "hello@1.0.0".to_owned();
+        let verify = vec![
+            VerifyError::Unsigned { package: p() },
+            VerifyError::MalformedSignature {
+                package: p(),
+                reason: s(),
+            },
+            VerifyError::DeniedDigest {
+                package: p(),
+                part: SignedPart::Module,
+                digest: d,
+                reason: s(),
+            },
+            VerifyError::UnknownKey {
+                package: p(),
+                key_id: key,
+            },
+            VerifyError::RevokedKey {
+                package: p(),
+                key_id: key,
+                publisher: s(),
+            },
+            VerifyError::AlgorithmMismatch {
+                package: p(),
+                key_id: key,
+                signature: Algorithm::Ed25519,
+                key: Algorithm::RsaPssSha256,
+            },
+            VerifyError::BadSignature {
+                package: p(),
+                key_id: key,
+                publisher: s(),
+            },
+            VerifyError::MalformedStatement {
+                package: p(),
+                reason: s(),
+            },
+            VerifyError::PublisherMismatch {
+                package: p(),
+                key_id: key,
+                trusted: s(),
+                claimed: s(),
+            },
+            VerifyError::DigestMismatch {
+                package: p(),
+                part: SignedPart::Manifest,
+                signed: None,
+                actual: Some(d),
+            },
+            VerifyError::StatementMismatch {
+                package: p(),
+                field: "id",
+                claimed: s(),
+                actual: s(),
+            },
+        ];
+        for e in verify {
+            assert_eq!(Exit::for_verify(&e), Exit::Untrusted, "{e:?}");
+            assert_eq!(Failure::from(e).exit(), Exit::Untrusted);
+        }
+        let r = || "oci://127.0.0.1:5000/acme/hello:v1".to_owned();
+        let registry: Vec<(RegistryError, u8)> = vec![
+            (
+                RegistryError::InvalidReference {
+                    reference: r(),
+                    reason: s(),
+                },
+                2,
+            ),
+            (RegistryError::InsecureRefused { registry: r() }, 2),
+            (
+                RegistryError::Unauthorized {
+                    registry: r(),
+                    message: s(),
+                },
+                13,
+            ),
+            (
+                RegistryError::NotFound {
+                    reference: r(),
+                    message: s(),
+                },
+                13,
+            ),
+            (
+                RegistryError::Transport {
+                    registry: r(),
+                    message: s(),
+                },
+                13,
+            ),
+            (
+                RegistryError::ManifestTooLarge {
+                    reference: r(),
+                    size: 2,
+                    limit: 1,
+                },
+                13,
+            ),
+            (
+                RegistryError::MalformedManifest {
+                    reference: r(),
+                    reason: s(),
+                },
+                13,
+            ),
+            (
+                RegistryError::NotAMorphArtifact {
+                    reference: r(),
+                    found: s(),
+                    expected: "x",
+                },
+                13,
+            ),
+            (
+                RegistryError::BlobTooLarge {
+                    reference: r(),
+                    part: s(),
+                    declared: 2,
+                    limit: 1,
+                },
+                13,
+            ),
+            (
+                RegistryError::BlobSizeMismatch {
+                    reference: r(),
+                    part: s(),
+                    declared: 2,
+                    actual: 1,
+                },
+                13,
+            ),
+            (
+                RegistryError::BlobDigestMismatch {
+                    reference: r(),
+                    part: s(),
+                    expected: d,
+                    actual: d,
+                },
+                13,
+            ),
+            (RegistryError::Package(PackageError::NotAPackage), 14),
+            (
+                RegistryError::Io {
+                    action: "reading",
+                    path: s(),
+                    source: io(),
+                },
+                3,
+            ),
+            (
+                RegistryError::LayoutFormat {
+                    path: s(),
+                    reason: s(),
+                },
+                13,
+            ),
+        ];
+        for (e, code) in registry {
+            assert_eq!(Exit::for_registry(&e).code(), code, "{e:?}");
+            assert_eq!(Failure::from(e).exit().code(), code);
+        }
+    }
+
+    #[test]
+    fn trust_errors_say_which_command_fixes_them() {
+        let unknown = VerifyError::UnknownKey {
+            package: "hello@1.0.0".into(),
+            key_id: morph_signing::KeyId::of_spki_der(b"k"),
+        };
+        let (code, text) = message(unknown.into());
+        assert_eq!(code, 12);
+        assert!(
+            text.ends_with(
+                "; trust the publisher's key with `morph trust add <pub> --publisher <name>`"
+            ),
+            "{text}"
+        );
+        let (code, text) = message(
+            RegistryError::Unauthorized {
+                registry: "127.0.0.1:5000".into(),
+                message: "401".into(),
+            }
+            .into(),
+        );
+        assert_eq!(code, 13);
+        assert!(
+            text.ends_with("; pass them with `--user NAME --password-stdin`"),
+            "{text}"
+        );
+        let (_, text) = message(Failure::new(Exit::File, "a").about("`x`").hint("b"));
+        assert_eq!(text, "`x`: a; b");
     }
 
     #[test]

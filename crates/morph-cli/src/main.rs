@@ -1,10 +1,17 @@
-//! `morph`: describe and run Morph extensions from the command line.
+//! `morph`: describe, run, package, sign, verify and distribute Morph extensions from
+//! the command line.
 //!
 //! The codemap:
-//! - `commands/`: one file per command (`describe`, `run`, `backends`), each an `Args`
-//!   struct and an `execute` function; `commands/mod.rs` lists them.
+//! - `commands/`: one file per command (`describe`, `run`, `backends`; `keygen`, `pack`,
+//!   `sign`, `verify`, `trust`, `push`, `pull`), each an `Args` struct and an `execute`
+//!   function; `commands/mod.rs` lists them.
 //! - `load.rs`: reading a module and preparing it with `--backend` (`backend.rs`) and
-//!   the limit flags (`limits.rs`), shared by every command that runs a guest.
+//!   the limit flags (`limits.rs`), shared by every command that runs a guest; reading
+//!   and writing package and key files for the trust commands.
+//! - `trust_store.rs`: where the trust store lives (`--trust-store`, `$MORPH_HOME`) and
+//!   how a command changes it (under a lock).
+//! - `registry.rs`, `progress.rs`: what `push` and `pull` share (references, registry
+//!   flags, their Tokio runtime) and their transfer bars (stderr, terminals only).
 //! - `exit.rs`: the exit codes (stable; the table is there and in `morph --help`), and
 //!   how a library error becomes a code and one line on stderr with what to do.
 //! - `output.rs`: stdout that stops quietly when closed, and the escaping that keeps
@@ -20,6 +27,9 @@ mod exit;
 mod limits;
 mod load;
 mod output;
+mod progress;
+mod registry;
+mod trust_store;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use commands::Command;
@@ -32,7 +42,7 @@ use tracing_subscriber::field::MakeExt;
 #[command(
     name = "morph",
     version,
-    about = "Describe and run Morph WebAssembly extensions"
+    about = "Describe, run, package, sign, verify and distribute Morph WebAssembly extensions"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,7 +53,7 @@ struct Cli {
 /// version print and exit 0; a bad command line prints clap's message and exits 2.
 fn parse() -> Result<Cli, Exit> {
     let matches = Cli::command()
-        .after_help(Exit::help())
+        .after_help(format!("{}\n{}", Exit::help(), trust_store::WHERE))
         .try_get_matches()
         .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
     matches.map_err(|e| {

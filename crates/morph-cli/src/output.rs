@@ -63,6 +63,12 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A path for human output: displayed (lossy for non-UTF-8 names) and [`escape`]d, so a
+/// file name holding a line break cannot forge a line of output.
+pub fn path(path: &std::path::Path) -> String {
+    escape(&path.display().to_string()).into_owned()
+}
+
 /// Appends `c` as a JSON escape (`\u001b`; a surrogate pair outside the BMP).
 fn push_json_escape(out: &mut String, c: char) {
     let mut units = [0u16; 2];

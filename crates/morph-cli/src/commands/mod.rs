@@ -9,7 +9,14 @@ use std::io::Write;
 
 mod backends;
 mod describe;
+mod keygen;
+mod pack;
+mod pull;
+mod push;
 mod run;
+mod sign;
+mod trust;
+mod verify;
 
 /// The commands.
 #[derive(Subcommand, Debug)]
@@ -20,6 +27,26 @@ pub enum Command {
     Run(run::RunArgs),
     /// List the backends and whether this build includes them.
     Backends(backends::BackendsArgs),
+    /// Make a signing key pair: PREFIX.key (private, 0600) and PREFIX.pub.
+    Keygen(keygen::KeygenArgs),
+    /// Pack a manifest and a module into a package file (.morph).
+    ///
+    /// For a folder, the manifest is FOLDER/morph.toml (or `--manifest`) and the module
+    /// FOLDER/<id>.wasm, <id> being the manifest's top-level `id` (or `--module`). For a
+    /// module file, `--manifest` names its manifest. The manifest needs top-level `id`,
+    /// `version` and `publisher` strings. Assets are not packed yet. The package is
+    /// unsigned: `morph sign` it next.
+    Pack(pack::PackArgs),
+    /// Sign a package with a private key.
+    Sign(sign::SignArgs),
+    /// Verify a package's signature against the trust store and say who signed it.
+    Verify(verify::VerifyArgs),
+    /// Manage the trust store: trusted keys, revocations, denied digests.
+    Trust(trust::TrustArgs),
+    /// Push a package to an OCI registry or a local OCI layout.
+    Push(push::PushArgs),
+    /// Pull a package from an OCI registry or a local OCI layout (not verified).
+    Pull(pull::PullArgs),
 }
 
 impl Command {
@@ -32,6 +59,13 @@ impl Command {
             Command::Describe(args) => describe::execute(&args, out),
             Command::Run(args) => run::execute(&args, out),
             Command::Backends(args) => backends::execute(&args, out),
+            Command::Keygen(args) => keygen::execute(&args, out),
+            Command::Pack(args) => pack::execute(&args, out),
+            Command::Sign(args) => sign::execute(&args, out),
+            Command::Verify(args) => verify::execute(&args, out),
+            Command::Trust(args) => trust::execute(&args, out),
+            Command::Push(args) => push::execute(&args, out),
+            Command::Pull(args) => pull::execute(&args, out),
         }
     }
 }
