@@ -18,7 +18,8 @@
 //! | 11 | backend not available in this build |
 //! | 12 | verification failed: unsigned, unknown or revoked key, bad signature, denied digest, or bytes changed after packing or signing |
 //! | 13 | registry error: unreachable, refused the credentials, no such tag, or sent bad data |
-//! | 14 | invalid package, manifest, key or trust store file |
+//! | 14 | invalid package, manifest, key or trust store file (also: the local store of installed extensions is damaged or busy) |
+//! | 15 | no such extension is installed (`run`, `inspect`, `uninstall` with an extension id) |
 //!
 //! Codes 12 to 14 came with the trust and distribution commands (`keygen`, `pack`,
 //! `sign`, `verify`, `trust`, `push`, `pull`). A package whose bytes no longer match the
@@ -82,11 +83,13 @@ pub enum Exit {
     Registry,
     /// 14: a package, manifest, key or trust store file is invalid.
     InvalidPackage,
+    /// 15: no such extension is installed.
+    NotInstalled,
 }
 
 impl Exit {
     /// Every exit code, in order.
-    pub const ALL: [Exit; 15] = [
+    pub const ALL: [Exit; 16] = [
         Exit::Success,
         Exit::Internal,
         Exit::Usage,
@@ -102,6 +105,7 @@ impl Exit {
         Exit::Untrusted,
         Exit::Registry,
         Exit::InvalidPackage,
+        Exit::NotInstalled,
     ];
 
     /// The process exit code.
@@ -122,6 +126,7 @@ impl Exit {
             Exit::Untrusted => 12,
             Exit::Registry => 13,
             Exit::InvalidPackage => 14,
+            Exit::NotInstalled => 15,
         }
     }
 
@@ -152,7 +157,10 @@ impl Exit {
             Exit::Registry => {
                 "registry error: unreachable, credentials refused, not found, or bad data sent"
             }
-            Exit::InvalidPackage => "invalid package, manifest, key or trust store file",
+            Exit::InvalidPackage => {
+                "invalid package, manifest, key or trust store file, or a damaged local store"
+            }
+            Exit::NotInstalled => "no such extension is installed",
         }
     }
 

@@ -29,15 +29,23 @@ impl LoadArgs {
     /// Exit 11 when the backend is not in this build, 3 when the file cannot be read,
     /// and what the library reports for the module.
     pub fn prepare(&self, module: &Path) -> Result<Prepared, Failure> {
-        let host = Host::builder()
-            .backend(Backend::from(self.backend))
-            .limits(self.limits.limits())
-            .build()?;
         let wasm = read_file(module, "module")?;
         let label = module
             .file_stem()
             .map_or_else(|| "extension".into(), |s| s.to_string_lossy().into_owned());
-        Ok(host.prepare_blocking(&label, &wasm)?)
+        self.prepare_wasm(&label, &wasm)
+    }
+
+    /// [`LoadArgs::prepare`] for a module already in memory (an installed extension's).
+    ///
+    /// # Errors
+    /// Exit 11 when the backend is not in this build; what the library reports.
+    pub fn prepare_wasm(&self, label: &str, wasm: &[u8]) -> Result<Prepared, Failure> {
+        let host = Host::builder()
+            .backend(Backend::from(self.backend))
+            .limits(self.limits.limits())
+            .build()?;
+        Ok(host.prepare_blocking(label, wasm)?)
     }
 }
 

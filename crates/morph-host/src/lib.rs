@@ -33,6 +33,7 @@
 mod backend;
 mod extension;
 mod host;
+mod install;
 mod schema;
 
 pub use backend::Backend;
@@ -44,6 +45,10 @@ pub use extension::{Extension, LoadOptions};
 #[cfg(any(feature = "wasmer-cranelift", feature = "wasmer-singlepass"))]
 pub const WASMER_MAX_CONCURRENT_CALLS: usize = morph_wasmer::MAX_CONCURRENT_CALLS;
 pub use host::{ExecuteOptions, Host, HostBuilder, Output, Prepared, Session};
+pub use install::{
+    InstallError, InstallOptions, InstallReport, Installed, Record, Store, StoreError, UNSIGNED,
+    compare_versions, install, install_blocking,
+};
 pub use morph_abi::{
     ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method,
     SideEffect,

@@ -264,14 +264,10 @@ fn a_host_call_from_cabi_realloc_cannot_leave() {
 }
 
 /// A start function runs while the instance is built, where no host call is allowed:
-/// instantiation fails with the trap, and the host never serves the call.
-///
-/// KNOWN DIVERGENCE of the `wasmtime` (component) mode: the call never reaches Morph's
-/// checkpoint. wit-component routes a core module's imports through a shim table that
-/// it fills only once the module is instantiated, start function included, so the call
-/// traps on an empty table element (wasmtime: "uninitialized element"), reported as
-/// `indirect-call`. Pinned here so that a fix in `component.rs` (reporting that trap
-/// during instantiation as `cannot-leave`) shows up as this test failing.
+/// instantiation fails with the trap, and the host never serves the call. In component
+/// mode the start function runs as `_initialize` once wit-component has wired the
+/// imports, so the call reaches the checkpoint there too (before, it trapped on an empty
+/// shim-table entry: `indirect-call`).
 #[test]
 fn a_host_call_from_a_start_function_cannot_leave() {
     let wasm = fixture(
@@ -283,11 +279,7 @@ fn a_host_call_from_a_start_function_cannot_leave() {
     );
     for rt in runtimes() {
         let e = load(&rt, &wasm, Limits::default()).err().unwrap();
-        let expected = match rt.name() {
-            "wasmtime" => "trap:indirect-call",
-            _ => "trap:cannot-leave",
-        };
-        assert_eq!(e.detail(), expected, "{}: {e}", rt.name());
+        assert_eq!(e.detail(), "trap:cannot-leave", "{}: {e}", rt.name());
     }
 }
 

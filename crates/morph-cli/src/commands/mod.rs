@@ -9,13 +9,18 @@ use std::io::Write;
 
 mod backends;
 mod describe;
+mod inspect;
+mod install;
+mod installed;
 mod keygen;
+mod list;
 mod pack;
 mod pull;
 mod push;
 mod run;
 mod sign;
 mod trust;
+mod uninstall;
 mod verify;
 
 /// The commands.
@@ -47,6 +52,15 @@ pub enum Command {
     Push(push::PushArgs),
     /// Pull a package from an OCI registry or a local OCI layout (not verified).
     Pull(pull::PullArgs),
+    /// Verify a package (file, `oci://` or `oci-layout:` reference), compile it, record
+    /// it in the local store and make it the active version.
+    Install(install::InstallArgs),
+    /// List the installed extensions and their active versions.
+    List(list::ListArgs),
+    /// Show an installed extension's versions, digests, publisher and key.
+    Inspect(inspect::InspectArgs),
+    /// Remove an installed extension from the local store.
+    Uninstall(uninstall::UninstallArgs),
 }
 
 impl Command {
@@ -66,6 +80,10 @@ impl Command {
             Command::Trust(args) => trust::execute(&args, out),
             Command::Push(args) => push::execute(&args, out),
             Command::Pull(args) => pull::execute(&args, out),
+            Command::Install(args) => install::execute(&args, out),
+            Command::List(args) => list::execute(&args, out),
+            Command::Inspect(args) => inspect::execute(&args, out),
+            Command::Uninstall(args) => uninstall::execute(&args, out),
         }
     }
 }

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 /// `morph run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The extension module (.wasm).
+    /// The extension module (.wasm), or the id of an installed extension (its active
+    /// version runs, after its stored package is checked against its record and the
+    /// trust store's denylist).
     module: PathBuf,
     /// The action to run.
     action: String,
@@ -23,6 +25,10 @@ pub struct RunArgs {
     input_file: Option<PathBuf>,
     #[command(flatten)]
     load: LoadArgs,
+    #[command(flatten)]
+    store: super::installed::StoreArg,
+    #[command(flatten)]
+    trust: crate::trust_store::TrustStoreArg,
 }
 
 /// Runs the action and prints its output: compact JSON, keys in the extension's order,
@@ -33,9 +39,22 @@ pub struct RunArgs {
 /// loading and the call fail with; a closed or failing stdout.
 pub fn execute(args: &RunArgs, out: &mut Out<impl Write>) -> Result<(), Failure> {
     let input = read_input(args)?;
-    let prepared = args.load.prepare(&args.module)?;
+    let prepared = match installed_id(&args.module) {
+        Some(id) => {
+            let (_, package) = super::installed::load_active(id, &args.store, &args.trust)?;
+            args.load.prepare_wasm(id, package.module())?
+        }
+        None => args.load.prepare(&args.module)?,
+    };
     let output = prepared.execute_blocking(&args.action, &input, &ExecuteOptions::default())?;
     writeln!(out, "{}", output::guest_json(&output.text)?)
+}
+
+/// The module argument as an installed extension's id: not an existing file, and shaped
+/// like an id.
+fn installed_id(module: &std::path::Path) -> Option<&str> {
+    let text = module.to_str()?;
+    (!module.exists() && super::installed::looks_like_id(text)).then_some(text)
 }
 
 fn read_input(args: &RunArgs) -> Result<String, Failure> {
