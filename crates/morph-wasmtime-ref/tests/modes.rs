@@ -177,7 +177,7 @@ fn infinite_loops_trip_fuel_and_deadline() {
             ),
             "{e}"
         );
-        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(started.elapsed() < Duration::from_secs(10));
         // The instance refuses further calls, in both modes alike.
         let e = inst.execute_blocking("x", "{}").unwrap_err();
         assert_eq!(e.class(), "poisoned");
