@@ -293,3 +293,35 @@ fn concurrent_runs_from_the_store_wait_for_each_other() {
         assert_eq!(ok(out), GREETING);
     }
 }
+
+#[test]
+fn install_from_a_local_oci_layout() {
+    let s = Scratch::new();
+    ok(&s.morph(&["keygen", "--out", &s.s("acme")]));
+    s.pack("0.1.0", "hello.morph");
+    ok(&s.morph(&["sign", &s.s("hello.morph"), "--key", &s.s("acme.key")]));
+    let layout = format!("oci-layout:{}:v1", s.s("layout"));
+    ok(&s.morph(&["push", &s.s("hello.morph"), &layout]));
+    let trust = s.s("trust.json");
+    ok(&s.morph(&[
+        "trust",
+        "add",
+        &s.s("acme.pub"),
+        "--publisher",
+        "Acme",
+        "--trust-store",
+        &trust,
+    ]));
+    let out = ok(&s.with_stores(&["install", &layout]));
+    assert_eq!(
+        out,
+        "installed hello@0.1.0 (signed by Acme)\nactive: 0.1.0\n"
+    );
+    assert_eq!(ok(&s.greet()), GREETING);
+    // Registry flags make no sense for a folder: a usage error, nothing installed twice.
+    fails(
+        &s.with_stores(&["install", &layout, "--plain-http"]),
+        2,
+        &["is a local folder"],
+    );
+}
