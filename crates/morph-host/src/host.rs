@@ -484,7 +484,7 @@ pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Re
             .map_err(|e| e.to_string())
     });
     match rt {
-        Ok(rt) => rt.block_on(f),
+        Ok(rt) => morph_runtime::protocol::waiting_synchronously(|| rt.block_on(f)),
         Err(e) => Err(Error::engine(format!(
             "could not start Morph's async runtime: {e}"
         ))),

@@ -447,6 +447,26 @@ impl<G: LiftedCalls + 'static> Instance for LiftedInstance<G> {
     }
 }
 
+std::thread_local! {
+    static WAITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with this thread marked as waiting synchronously for the guest calls it
+/// makes (a blocking adapter driving a future to completion): no call future made here
+/// can be dropped half-way, so a backend that would move a guest call to another thread
+/// to keep it cancellable (wasmer) runs it on this one instead, saving the hand-over.
+pub fn waiting_synchronously<T>(f: impl FnOnce() -> T) -> T {
+    let before = WAITING.with(|w| w.replace(true));
+    let r = f();
+    WAITING.with(|w| w.set(before));
+    r
+}
+
+/// Whether this thread runs inside [`waiting_synchronously`].
+pub fn is_waiting_synchronously() -> bool {
+    WAITING.with(std::cell::Cell::get)
+}
+
 /// Yields to the executor once: lets other tasks run, and lets a dropped call future take
 /// effect, on backends that run the guest on the caller's task between two checks.
 pub async fn yield_now() {

@@ -14,7 +14,8 @@ use crate::tunables::{MemoryCap, instantiating};
 use crate::watchdog;
 use morph_abi::ExtensionInfo;
 use morph_runtime::protocol::{
-    Answering, Export, GuestAccess, GuestCalls, admit, deliver, describe, execute, now, start,
+    Answering, Export, GuestAccess, GuestCalls, admit, deliver, describe, execute,
+    is_waiting_synchronously, now, start,
 };
 use morph_runtime::{
     BoxFuture, Error, ErrorKind, ExecuteCall, GuestMemory, HostContext, IMPORTS, Instance,
@@ -640,10 +641,17 @@ impl WasmerInstance {
             .guest
             .take()
             .ok_or_else(|| Error::new(ErrorKind::Cancelled))?;
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            let r = f(&mut guest);
-            self.guest = Some(guest);
-            return r;
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(rt) if !is_waiting_synchronously() => rt,
+            // No runtime, or a caller that waits for this call on this thread anyway:
+            // run here (a handler that must be awaited is waited on by parking the
+            // thread; its timers and I/O still run on the runtime's own threads).
+            _ => {
+                guest.env.as_mut(&mut guest.store).runtime = None;
+                let r = f(&mut guest);
+                self.guest = Some(guest);
+                return r;
+            }
         };
         let _permit = pool()
             .acquire()
