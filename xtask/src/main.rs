@@ -265,5 +265,102 @@ fn demo() -> Result<()> {
             }
         }
     }
+    demo_signed(&morph, &built)
+}
+
+/// The trust path: a fresh key, the sample packed and signed, refused before its key is
+/// trusted, installed into a store made here, and run from there.
+fn demo_signed(morph: &Path, built: &[PathBuf]) -> Result<()> {
+    let hello = built
+        .iter()
+        .find(|p| p.file_stem().is_some_and(|s| s == "hello"))
+        .context("sample `hello` was not built")?;
+    let dir = cargo_target_dir().join("demo");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let path = |name: &str| dir.join(name).display().to_string();
+    let store = ["--store".to_owned(), path("store")];
+    let trust = ["--trust-store".to_owned(), path("trust.json")];
+    let manifest = root().join("extensions/hello/morph.toml");
+    let step = |args: &[String], expect_ok: bool| -> Result<String> {
+        let out = Command::new(morph)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", morph.display()))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("$ morph {}\n{}", args.join(" "), text.trim_end());
+        if out.status.success() != expect_ok {
+            bail!(
+                "morph {} {} ({})",
+                args.join(" "),
+                if expect_ok {
+                    "failed"
+                } else {
+                    "should have failed"
+                },
+                out.status
+            );
+        }
+        Ok(text)
+    };
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+    println!("\n== signed install ({}) ==", dir.display());
+    step(&s(&["keygen", "--out", &path("demo")]), true)?;
+    step(
+        &s(&[
+            "pack",
+            &hello.display().to_string(),
+            "--manifest",
+            &manifest.display().to_string(),
+            "--out",
+            &path("hello.morph"),
+        ]),
+        true,
+    )?;
+    step(
+        &s(&["sign", &path("hello.morph"), "--key", &path("demo.key")]),
+        true,
+    )?;
+    let install = [
+        s(&["install", &path("hello.morph")]),
+        store.to_vec(),
+        trust.to_vec(),
+    ]
+    .concat();
+    step(&install, false)?;
+    step(
+        &[
+            s(&[
+                "trust",
+                "add",
+                &path("demo.pub"),
+                "--publisher",
+                "Morph samples",
+            ]),
+            trust.to_vec(),
+        ]
+        .concat(),
+        true,
+    )?;
+    step(&install, true)?;
+    step(&[s(&["list"]), store.to_vec()].concat(), true)?;
+    let out = step(
+        &[
+            s(&["run", "hello", "greet", "--input", r#"{"name":"Ada"}"#]),
+            store.to_vec(),
+            trust.to_vec(),
+        ]
+        .concat(),
+        true,
+    )?;
+    if !out.contains("Hello, Ada!") {
+        bail!("the installed hello did not greet: {out}");
+    }
     Ok(())
 }
