@@ -950,5 +950,16 @@ fn push_and_pull_through_a_real_registry_with_basic_auth() {
             &["was not found"],
         );
         assert!(!s.path("x.morph").exists());
+
+        // The whole path: a package whose manifest matches the module, pushed, then
+        // installed from the registry into a fresh store (the key is trusted) and run
+        // from there.
+        ok(&s.pack(&MANIFEST.replace("1.0.0", "0.1.0"), "i.morph"));
+        ok(&s.morph(&["sign", &s.s("i.morph"), "--key", &s.s("k.key")]));
+        let installable = registry.reference(&format!("acme/hello-{alg}:0.1.0"));
+        ok(&auth(&["push", &s.s("i.morph"), &installable], PASSWORD));
+        ok(&auth(&["install", &installable], PASSWORD));
+        let out = ok(&s.morph(&["run", "hello", "greet", "--input", r#"{"name":"Ada"}"#]));
+        assert!(out.contains("Hello, Ada!"), "{out}");
     }
 }
