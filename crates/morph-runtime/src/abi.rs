@@ -168,7 +168,7 @@ impl<'a> Lifter<'a> {
 }
 
 /// The allocations that lowering a value needs, in the order lowering makes them: what a
-/// backend hands to the guest's `cabi_realloc` before [`Lowerer::write`] runs.
+/// backend hands to the guest's `cabi_realloc` before the writes.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LowerPlan {
     /// `(align, size)` of each allocation.
