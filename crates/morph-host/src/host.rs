@@ -484,7 +484,20 @@ pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Re
             .map_err(|e| e.to_string())
     });
     match rt {
-        Ok(rt) => morph_runtime::protocol::waiting_synchronously(|| rt.block_on(f)),
+        Ok(rt) => morph_runtime::protocol::waiting_synchronously(|| {
+            // Most calls never wait on anything (no host call, or a handler that answers at
+            // once): poll once inside the runtime's context first, and hand the future to
+            // the runtime's `block_on` only when it is pending.
+            let mut f = std::pin::pin!(f);
+            {
+                let _context = rt.enter();
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                    return v;
+                }
+            }
+            rt.block_on(f)
+        }),
         Err(e) => Err(Error::engine(format!(
             "could not start Morph's async runtime: {e}"
         ))),
