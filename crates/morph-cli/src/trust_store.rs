@@ -30,18 +30,24 @@ pub struct TrustStoreArg {
     trust_store: Option<PathBuf>,
 }
 
-/// The default store, from the environment `var` reads; `None` when neither
-/// `MORPH_HOME`, an absolute `XDG_DATA_HOME` nor `HOME` is set.
-fn default_path(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+/// Morph's home folder, from the environment `var` reads: `MORPH_HOME`, else an absolute
+/// `XDG_DATA_HOME`/morph, else `HOME`/.local/share/morph; `None` when none is set. The
+/// trust store and the local store of installed extensions both live there.
+pub fn morph_home(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
     let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let home = set("MORPH_HOME")
+    set("MORPH_HOME")
         .or_else(|| {
             set("XDG_DATA_HOME")
                 .filter(|p| p.is_absolute())
                 .map(|p| p.join("morph"))
         })
-        .or_else(|| set("HOME").map(|h| h.join(".local/share/morph")))?;
-    Some(home.join("trust.json"))
+        .or_else(|| set("HOME").map(|h| h.join(".local/share/morph")))
+}
+
+/// The default store, from the environment `var` reads; `None` when neither
+/// `MORPH_HOME`, an absolute `XDG_DATA_HOME` nor `HOME` is set.
+fn default_path(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    morph_home(var).map(|home| home.join("trust.json"))
 }
 
 impl TrustStoreArg {

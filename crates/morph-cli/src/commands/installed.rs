@@ -23,17 +23,9 @@ pub struct StoreArg {
     store: Option<PathBuf>,
 }
 
-/// `$MORPH_HOME/store`, with `MORPH_HOME` found as `trust_store.rs` finds it.
+/// `$MORPH_HOME/store` ([`crate::trust_store::morph_home`]).
 fn default_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
-    let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let home = set("MORPH_HOME")
-        .or_else(|| {
-            set("XDG_DATA_HOME")
-                .filter(|p| p.is_absolute())
-                .map(|p| p.join("morph"))
-        })
-        .or_else(|| set("HOME").map(|h| h.join(".local/share/morph")))?;
-    Some(home.join("store"))
+    crate::trust_store::morph_home(var).map(|home| home.join("store"))
 }
 
 impl StoreArg {
