@@ -329,11 +329,6 @@ impl HostContext {
         r
     }
 
-    /// Marks the instance cancelled: it refuses every further call.
-    pub fn cancel(&mut self) {
-        self.state = State::Cancelled;
-    }
-
     /// Sets where the guest is in the current call.
     pub fn set_phase(&mut self, phase: Phase) {
         self.phase = phase;

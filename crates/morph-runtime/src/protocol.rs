@@ -70,9 +70,10 @@ pub trait GuestCalls: GuestAccess {
     fn usage(&self) -> Usage;
 }
 
-fn span(g: &mut impl GuestCalls, what: &str) -> tracing::Span {
-    let backend = g.backend();
-    let cx = g.host().context();
+/// The span of one guest call: which call, of which extension and action, on which
+/// backend.
+fn span(backend: &'static str, host: &HostContext, what: &str) -> tracing::Span {
+    let cx = host.context();
     tracing::debug_span!(
         "morph.call",
         call = what,
@@ -91,7 +92,7 @@ pub async fn start<G: GuestCalls>(g: &mut G) -> Result<()> {
         return Ok(());
     }
     g.host().begin(CallKind::Start)?;
-    let span = span(g, "start");
+    let span = span(g.backend(), g.host(), "start");
     let r = async {
         g.arm()?;
         g.enter(Export::Start, &[]).await.map(drop)
@@ -107,7 +108,7 @@ pub async fn start<G: GuestCalls>(g: &mut G) -> Result<()> {
 /// `Poisoned` or `Cancelled`; a trap, a limit, or `BadGuestData`.
 pub async fn describe<G: GuestCalls>(g: &mut G) -> Result<ExtensionInfo> {
     g.host().begin(CallKind::Describe)?;
-    let span = span(g, "describe");
+    let span = span(g.backend(), g.host(), "describe");
     let r = describe_inner(g).instrument(span).await;
     g.host().end(r)
 }
@@ -135,7 +136,7 @@ pub async fn execute<G: GuestCalls>(g: &mut G, call: ExecuteCall<'_>) -> Result<
         action: Arc::from(call.action),
         side_effect: call.side_effect,
     })?;
-    let span = span(g, "execute");
+    let span = span(g.backend(), g.host(), "execute");
     let r = execute_inner(g, call).instrument(span).await;
     g.host().end(r)
 }
@@ -363,8 +364,7 @@ fn account<T: crate::abi::Abi>(host: &mut HostContext, value: &T) -> Result<()> 
 /// As [`describe`].
 pub async fn describe_lifted<G: LiftedCalls>(g: &mut G) -> Result<ExtensionInfo> {
     g.host().begin(CallKind::Describe)?;
-    let backend = g.backend();
-    let span = tracing::debug_span!("morph.call", call = "describe", backend);
+    let span = span(g.backend(), g.host(), "describe");
     let r = async {
         g.arm()?;
         g.host().set_phase(Phase::Guest);
@@ -387,13 +387,7 @@ pub async fn execute_lifted<G: LiftedCalls>(g: &mut G, call: ExecuteCall<'_>) ->
         action: Arc::from(call.action),
         side_effect: call.side_effect,
     })?;
-    let backend = g.backend();
-    let span = tracing::debug_span!(
-        "morph.call",
-        call = "execute",
-        action = call.action,
-        backend
-    );
+    let span = span(g.backend(), g.host(), "execute");
     let r = async {
         let max_in = u64::from(g.host().limits().max_input_bytes);
         let size = (call.action.len() as u64).saturating_add(call.input.len() as u64);
@@ -420,10 +414,7 @@ pub async fn execute_lifted<G: LiftedCalls>(g: &mut G, call: ExecuteCall<'_>) ->
 pub async fn serve_lifted(host: &mut HostContext, call: HostCall) -> Result<Answer> {
     let func = call.func();
     let admission = host.admit(&call, call.guest_bytes())?;
-    let reply = match admission {
-        Admission::Answered(r) => r,
-        admission => admission.answer(call).await,
-    };
+    let reply = admission.answer(call).await;
     let answer = Answer::new(func, reply);
     let plan = answer.plan()?;
     host.charge(plan.bytes)?;
