@@ -14,12 +14,19 @@
 //! backend), and may cancel the call after a while (`cancel_after_ms`): its outcome is
 //! then what the same instance answers next (`cancelled`).
 //!
+//! Columns are backends driven by an async caller; the backends that take a different
+//! path when the caller blocks on the call (wasmtime-core runs the guest inline, without
+//! a fiber; wasmer runs it on the caller's thread) get a second column, `<name>+blocking`,
+//! driven through the blocking `Extension` with a handler that answers at once. A
+//! blocking call cannot be cancelled, so cancelling cases are `n/a` there.
+//!
 //! Usage: `morph-conformance [--root DIR] [--backends a,b,...]`
 
 use anyhow::{Context, Result, bail};
 use morph_host::{
-    Backend, CallContext, Error, ExecuteOptions, Grants, Host, HostCall, HostError, HostErrorKind,
-    HostHandler, HostReply, Limits, Metering, Permission, Prepared,
+    Backend, Blocking, CallContext, Error, ExecuteOptions, Extension, Grants, Host, HostCall,
+    HostError, HostErrorKind, HostHandler, HostReply, Limits, Metering, Permission, Prepared,
+    SyncHostHandler,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -165,42 +172,84 @@ fn grants(names: &[String]) -> Result<Vec<Permission>> {
         .collect()
 }
 
-/// The conformance host's handler: every answer waits on a tokio timer first, so that
-/// each backend suspends the guest for real; answers are fixed, so outcomes compare.
+/// The conformance host's answers: fixed, so outcomes compare.
+struct Answers;
+
+impl SyncHostHandler for Answers {
+    fn handle(
+        &self,
+        _cx: &CallContext,
+        call: HostCall,
+    ) -> std::result::Result<HostReply, HostError> {
+        match call {
+            HostCall::ClockNowMs => Ok(HostReply::Now(1_234_567_890_123)),
+            HostCall::RandomBytes { len } => Ok(HostReply::Bytes(vec![7; len as usize])),
+            HostCall::ConfigGet => Ok(HostReply::Config("{}".to_owned())),
+            other => Err(HostError::new(
+                HostErrorKind::Unavailable,
+                format!("the conformance host does not provide {:?}", other.func()),
+            )),
+        }
+    }
+}
+
+/// The async columns' handler: every answer waits on a tokio timer first, so that each
+/// backend suspends the guest for real.
 struct SlowHandler;
 
 impl HostHandler for SlowHandler {
     fn handle<'a>(
         &'a self,
-        _cx: &'a CallContext,
+        cx: &'a CallContext,
         call: HostCall,
     ) -> morph_host::BoxFuture<'a, std::result::Result<HostReply, HostError>> {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
-            match call {
-                HostCall::ClockNowMs => Ok(HostReply::Now(1_234_567_890_123)),
-                HostCall::RandomBytes { len } => Ok(HostReply::Bytes(vec![7; len as usize])),
-                HostCall::ConfigGet => Ok(HostReply::Config("{}".to_owned())),
-                other => Err(HostError::new(
-                    HostErrorKind::Unavailable,
-                    format!("the conformance host does not provide {:?}", other.func()),
-                )),
-            }
+            Answers.handle(cx, call)
         })
     }
 }
 
-/// Prepared extensions, keyed by module, backend, limits and grants.
+/// How a column's calls are driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Driver {
+    /// Awaited on the tokio runtime, with a handler that waits on a timer.
+    Async,
+    /// Through the blocking `Extension` on a thread of its own, with a handler that
+    /// answers at once.
+    Blocking,
+}
+
+/// One column of the report: a backend and how its calls are driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Column {
+    backend: Backend,
+    driver: Driver,
+}
+
+impl Column {
+    fn name(&self) -> String {
+        match self.driver {
+            Driver::Async => self.backend.name().to_owned(),
+            Driver::Blocking => format!("{}+blocking", self.backend.name()),
+        }
+    }
+}
+
+/// The backends whose guest calls take another path when the caller blocks on them.
+const BLOCKING_PATHS: [Backend; 2] = [Backend::WasmtimeCore, Backend::WasmerCranelift];
+
+/// Prepared extensions, keyed by module, column, limits and grants.
 struct Cache {
     wasm: HashMap<PathBuf, Vec<u8>>,
-    prepared: HashMap<(PathBuf, Backend, String), Result<Prepared, Error>>,
+    prepared: HashMap<(PathBuf, Column, String), Result<Prepared, Error>>,
 }
 
 impl Cache {
     async fn prepare(
         &mut self,
         path: &Path,
-        backend: Backend,
+        column: Column,
         limits: &Limits,
         grants: &[String],
     ) -> Result<Result<Prepared, Error>> {
@@ -210,14 +259,18 @@ impl Cache {
         // Preparing runs the start function and `describe` under the host's limits, so
         // every limit is part of the key.
         let key = format!("{limits:?}/{grants:?}");
-        let key = (path.to_owned(), backend, key);
+        let key = (path.to_owned(), column, key);
         if let Some(p) = self.prepared.get(&key) {
             return Ok(p.clone());
         }
+        let handler: Arc<dyn HostHandler> = match column.driver {
+            Driver::Async => Arc::new(SlowHandler),
+            Driver::Blocking => Arc::new(Blocking(Answers)),
+        };
         let host = Host::builder()
-            .backend(backend)
+            .backend(column.backend)
             .limits(limits.clone())
-            .handler(Arc::new(SlowHandler))
+            .handler(handler)
             .policy(Arc::new(Grants::new(self::grants(grants)?)))
             .build()?;
         let label = path
@@ -233,14 +286,23 @@ impl Cache {
     async fn run(
         &mut self,
         path: &Path,
-        backend: Backend,
+        column: Column,
         limits: &Limits,
         case: &Case,
     ) -> Result<Result<String, Error>> {
-        let prepared = match self.prepare(path, backend, limits, &case.grants).await? {
+        let prepared = match self.prepare(path, column, limits, &case.grants).await? {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
+        if column.driver == Driver::Blocking {
+            // The host's limits are the case's: the blocking facade runs under them.
+            let (action, input) = (case.action.clone(), case.input.to_string());
+            let call = move || Extension::from_prepared(&prepared)?.run(&action, &input);
+            return match std::thread::spawn(call).join() {
+                Ok(r) => Ok(r),
+                Err(_) => bail!("the blocking call's thread panicked"),
+            };
+        }
         let options = ExecuteOptions::default().with_limits(limits.clone());
         let mut session = match prepared.instantiate_with(&options).await {
             Ok(s) => s,
@@ -273,23 +335,23 @@ fn outcome(r: Result<String, Error>) -> String {
 async fn run_case(
     cache: &mut Cache,
     row: &Row,
-    backend: Backend,
+    column: Column,
 ) -> Result<(String, Result<String, Error>)> {
     let limits = limits(&row.case.limits)?;
     if row.case.measure.as_deref() == Some("deterministic-threshold") {
-        let t = threshold(cache, row, backend, &limits).await?;
+        let t = threshold(cache, row, column, &limits).await?;
         return Ok((format!("threshold {t}"), Ok(String::new())));
     }
-    let result = cache.run(&row.wasm, backend, &limits, &row.case).await?;
+    let result = cache.run(&row.wasm, column, &limits, &row.case).await?;
     Ok((outcome(result.clone()), result))
 }
 
 /// The smallest deterministic budget with which the case completes.
-async fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits) -> Result<u64> {
+async fn threshold(cache: &mut Cache, row: &Row, column: Column, base: &Limits) -> Result<u64> {
     async fn ok(
         cache: &mut Cache,
         row: &Row,
-        backend: Backend,
+        column: Column,
         base: &Limits,
         budget: u64,
     ) -> Result<bool> {
@@ -298,14 +360,14 @@ async fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits
             metering: Metering::Deterministic,
             ..base.clone()
         };
-        match cache.run(&row.wasm, backend, &limits, &row.case).await? {
+        match cache.run(&row.wasm, column, &limits, &row.case).await? {
             Ok(_) => Ok(true),
             Err(e) if e.detail() == "limit-exceeded:cpu" => Ok(false),
-            Err(e) => bail!("threshold search on {backend}: {e}"),
+            Err(e) => bail!("threshold search on {}: {e}", column.name()),
         }
     }
     let mut hi = 1024u64;
-    while !ok(cache, row, backend, base, hi).await? {
+    while !ok(cache, row, column, base, hi).await? {
         hi = hi.checked_mul(2).context("no budget completes the case")?;
         if hi > 1 << 40 {
             bail!("no budget up to 2^40 completes the case");
@@ -314,7 +376,7 @@ async fn threshold(cache: &mut Cache, row: &Row, backend: Backend, base: &Limits
     let mut lo = hi / 2 + 1;
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if ok(cache, row, backend, base, mid).await? {
+        if ok(cache, row, column, base, mid).await? {
             hi = mid
         } else {
             lo = mid + 1
@@ -353,7 +415,7 @@ fn meets(expect: &Option<Expect>, result: &Result<String, Error>) -> Result<(), 
 }
 
 /// After each case: the same process must still run hello correctly on the backend.
-async fn host_survives(cache: &mut Cache, hello: &Path, backend: Backend) -> Result<(), String> {
+async fn host_survives(cache: &mut Cache, hello: &Path, column: Column) -> Result<(), String> {
     let case = Case {
         name: "survives".into(),
         action: "greet".into(),
@@ -365,7 +427,7 @@ async fn host_survives(cache: &mut Cache, hello: &Path, backend: Backend) -> Res
         cancel_after_ms: None,
     };
     let r = cache
-        .run(hello, backend, &Limits::default(), &case)
+        .run(hello, column, &Limits::default(), &case)
         .await
         .map_err(|e| e.to_string())?;
     match r {
@@ -416,6 +478,18 @@ async fn run() -> Result<bool> {
         }
     }
     let reference = *backends.first().context("no backend available")?;
+    let async_columns = backends.iter().map(|&backend| Column {
+        backend,
+        driver: Driver::Async,
+    });
+    let blocking_columns = backends
+        .iter()
+        .filter(|b| BLOCKING_PATHS.contains(b))
+        .map(|&backend| Column {
+            backend,
+            driver: Driver::Blocking,
+        });
+    let columns: Vec<Column> = async_columns.chain(blocking_columns).collect();
     let rows = discover(&root)?;
     let hello = root.join("target/extensions/hello.wasm");
     let mut cache = Cache {
@@ -428,26 +502,27 @@ async fn run() -> Result<bool> {
     let mut md = String::new();
     md.push_str(&format!(
         "| extension | case | {} |\n",
-        backends
+        columns
             .iter()
-            .map(|b| b.name())
+            .map(Column::name)
             .collect::<Vec<_>>()
             .join(" | ")
     ));
-    md.push_str(&format!("|---|---|{}\n", "---|".repeat(backends.len())));
+    md.push_str(&format!("|---|---|{}\n", "---|".repeat(columns.len())));
     let mut failures = 0usize;
-    let width = backends
+    let mut skipped = 0usize;
+    let width = columns
         .iter()
-        .map(|b| b.name().len())
+        .map(|c| c.name().len())
         .max()
         .unwrap_or(8)
         .max(12);
     println!(
         "{:46} {}",
         "extension / case",
-        backends
+        columns
             .iter()
-            .map(|b| format!("{:width$}", b.name()))
+            .map(|c| format!("{:width$}", c.name()))
             .collect::<Vec<_>>()
             .join(" ")
     );
@@ -455,8 +530,13 @@ async fn run() -> Result<bool> {
         let mut results = serde_json::Map::new();
         let mut cells = Vec::new();
         let mut reference_outcome = None;
-        for &backend in &backends {
-            let (text, result) = run_case(&mut cache, row, backend).await?;
+        for &column in &columns {
+            if column.driver == Driver::Blocking && row.case.cancel_after_ms.is_some() {
+                skipped += 1;
+                cells.push("n/a".to_owned());
+                continue;
+            }
+            let (text, result) = run_case(&mut cache, row, column).await?;
             let mut cell = "ok".to_owned();
             let expectation = meets(&row.case.expect, &result);
             if let Err(why) = &expectation {
@@ -467,7 +547,7 @@ async fn run() -> Result<bool> {
                 Some(r) if *r != text => cell = format!("DIVERGES: {}", short(&text)),
                 Some(_) => {}
             }
-            let survived = host_survives(&mut cache, &hello, backend).await;
+            let survived = host_survives(&mut cache, &hello, column).await;
             if let Err(why) = &survived {
                 cell = format!("HOST BROKEN: {why}");
             }
@@ -475,7 +555,7 @@ async fn run() -> Result<bool> {
                 failures += 1;
             }
             results.insert(
-                backend.name().to_owned(),
+                column.name(),
                 json!({
                     "outcome": text,
                     "matches_reference": cell == "ok" || !cell.starts_with("DIVERGES"),
@@ -518,8 +598,15 @@ async fn run() -> Result<bool> {
     let report = json!({
         "reference": reference.name(),
         "backends": backends.iter().map(|b| b.name()).collect::<Vec<_>>(),
+        "columns": columns.iter().map(Column::name).collect::<Vec<_>>(),
         "cases": json_cases,
-        "summary": {"cases": rows.len(), "backends": backends.len(), "failures": failures},
+        "summary": {
+            "cases": rows.len(),
+            "backends": backends.len(),
+            "columns": columns.len(),
+            "not_applicable": skipped,
+            "failures": failures,
+        },
     });
     std::fs::write(
         out_dir.join("report.json"),
@@ -527,16 +614,19 @@ async fn run() -> Result<bool> {
     )?;
     std::fs::write(out_dir.join("report.md"), md)?;
     println!(
-        "\n{} cases x {} backends in {:.1}s: {} failure(s); reports in {}",
+        "\n{} cases x {} columns ({} backends) in {:.1}s: {} failure(s), {} not applicable; \
+         reports in {}",
         rows.len(),
+        columns.len(),
         backends.len(),
         started.elapsed().as_secs_f64(),
         failures,
+        skipped,
         out_dir.display()
     );
     println!(
         "{} passed, {} failed",
-        rows.len() * backends.len() - failures,
+        (rows.len() * columns.len()).saturating_sub(failures + skipped),
         failures
     );
     Ok(failures == 0)

@@ -83,6 +83,26 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
 
+    // The same round trip awaited by an async caller: the guest runs where it can be
+    // suspended and cancelled (a fiber on wasmtime, the blocking pool on wasmer), where
+    // `call/echo` above, whose caller blocks, may run it inline.
+    let mut g = c.benchmark_group("call-async/echo");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    for host in &hosts {
+        let prepared = host.prepare_blocking("hello", &hello).expect("prepares");
+        let mut session = rt.block_on(prepared.instantiate()).expect("instantiates");
+        g.bench_function(BenchmarkId::from_parameter(host.backend()), |bench| {
+            bench.iter(|| {
+                rt.block_on(session.execute("echo", black_box(r#"{"x":1}"#)))
+                    .expect("runs")
+            })
+        });
+    }
+    g.finish();
+
     // `Prepared::execute`: a fresh instance per call, input and output checked.
     let mut g = c.benchmark_group("execute-fresh/echo");
     let defaults = ExecuteOptions::default();

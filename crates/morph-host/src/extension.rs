@@ -1,7 +1,7 @@
 //! A blocking convenience for one instance: what the CLI, tests and scripts use.
 
 use crate::backend::Backend;
-use crate::host::{Host, Prepared, Session, block_on};
+use crate::host::{ExecuteOptions, Host, Prepared, Session, block_on};
 use morph_abi::ExtensionInfo;
 use morph_runtime::{DenyAll, HostHandler, Limits, NoCapabilities, Policy, Result, Usage};
 use std::sync::Arc;
@@ -74,7 +74,8 @@ impl Extension {
     /// runtime.
     pub fn from_prepared(prepared: &Prepared) -> Result<Extension> {
         Ok(Extension {
-            session: block_on(prepared.instantiate())?,
+            // Every call on it blocks this facade's caller: it may run inline.
+            session: block_on(prepared.session(&ExecuteOptions::default(), true))?,
         })
     }
 

@@ -2,13 +2,12 @@
 //! described, schemas compiled: once per module), and executions on fresh instances.
 
 use crate::backend::Backend;
-use crate::schema::Schema;
+use crate::schema::{Schema, TextViolation};
 use morph_abi::{ExtensionInfo, SideEffect};
 use morph_runtime::{
     CompiledModule, DenyAll, Error, ErrorKind, ExecuteCall, HostHandler, Instance, InstanceConfig,
     Limits, NoCapabilities, Policy, Result, Runtime, Usage,
 };
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -264,7 +263,17 @@ impl Prepared {
         input: &str,
         options: &ExecuteOptions,
     ) -> Result<Output> {
-        let mut session = self.instantiate_with(options).await?;
+        self.execute_driven(action, input, options, false).await
+    }
+
+    async fn execute_driven(
+        &self,
+        action: &str,
+        input: &str,
+        options: &ExecuteOptions,
+        synchronous: bool,
+    ) -> Result<Output> {
+        let mut session = self.session(options, synchronous).await?;
         let text = session.execute(action, input).await?;
         Ok(Output {
             text,
@@ -282,7 +291,7 @@ impl Prepared {
         input: &str,
         options: &ExecuteOptions,
     ) -> Result<Output> {
-        block_on(self.execute(action, input, options))
+        block_on(self.execute_driven(action, input, options, true))
     }
 
     /// A live instance that serves several calls in turn, keeping its guest state
@@ -299,11 +308,22 @@ impl Prepared {
     /// # Errors
     /// A trap or limit in the start function, or `Engine`.
     pub async fn instantiate_with(&self, options: &ExecuteOptions) -> Result<Session> {
+        self.session(options, false).await
+    }
+
+    /// A new instance; `synchronous` when every call on it will be driven by a blocking
+    /// caller (see `InstanceConfig::synchronous`).
+    pub(crate) async fn session(
+        &self,
+        options: &ExecuteOptions,
+        synchronous: bool,
+    ) -> Result<Session> {
         let host = &self.inner.host;
         let limits = options.apply(host.limits());
         let config = host
             .config(Arc::from(self.inner.info.id.as_str()), &limits)
-            .described(&self.inner.info);
+            .described(&self.inner.info)
+            .synchronous(synchronous);
         let instance = host
             .inner
             .runtime
@@ -425,12 +445,13 @@ impl Session {
                 message,
             })
         };
-        let value: Value = serde_json::from_str(input)
-            .map_err(|e| invalid_input(format!("the input is not JSON: {e}")))?;
-        schemas.input.check(&value).map_err(|why| {
-            invalid_input(format!(
-                "the input does not match the action's schema: {why}"
-            ))
+        schemas.input.check_text(input).map_err(|e| {
+            invalid_input(match e {
+                TextViolation::NotJson(e) => format!("the input is not JSON: {e}"),
+                TextViolation::Violation(why) => {
+                    format!("the input does not match the action's schema: {why}")
+                }
+            })
         })?;
         let output = self
             .instance
@@ -440,15 +461,15 @@ impl Session {
                 side_effect: schemas.side_effect,
             })
             .await?;
-        let value: Value = serde_json::from_str(&output).map_err(|e| {
-            invalid_output(format!(
-                "action `{action}` returned output that is not JSON: {e}"
-            ))
-        })?;
-        schemas.output.check(&value).map_err(|why| {
-            invalid_output(format!(
-                "action `{action}` returned output that does not match its schema: {why}"
-            ))
+        schemas.output.check_text(&output).map_err(|e| {
+            invalid_output(match e {
+                TextViolation::NotJson(e) => {
+                    format!("action `{action}` returned output that is not JSON: {e}")
+                }
+                TextViolation::Violation(why) => format!(
+                    "action `{action}` returned output that does not match its schema: {why}"
+                ),
+            })
         })?;
         Ok(output)
     }

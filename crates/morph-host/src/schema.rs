@@ -384,6 +384,19 @@ pub(crate) struct Schema {
     /// The weighted worst case at each depth `0..=max_instance_depth`.
     cost_per_depth: Arc<[Cost]>,
     max_check_cost: u64,
+    /// `{}` or `true`: every JSON value within the bounds matches, so JSON text of at most
+    /// this many bytes (with no more nesting than the bounds allow) needs only its syntax
+    /// checked. `None` for any other schema.
+    accepts_all: Option<usize>,
+}
+
+/// Why JSON text failed [`Schema::check_text`].
+#[derive(Debug)]
+pub(crate) enum TextViolation {
+    /// The text is not JSON.
+    NotJson(serde_json::Error),
+    /// The value does not match.
+    Violation(Violation),
 }
 
 impl fmt::Debug for Schema {
@@ -460,11 +473,43 @@ impl Schema {
                 message: panic_message(&*panic),
             })
         })??;
+        // Each value of the text costs at most 2 units per byte of it (`sizes_per_depth`),
+        // so below this size the check's budget cannot run out either.
+        let trivial = value == Value::Bool(true) || value.as_object().is_some_and(|o| o.is_empty());
+        let worst = cost_per_depth
+            .iter()
+            .map(|c| c.validate)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let accepts_all = trivial
+            .then(|| usize::try_from(limits.max_check_cost / worst / 2).unwrap_or(usize::MAX));
         Ok(Schema {
             validator: Arc::new(validator),
             cost_per_depth: cost_per_depth.into(),
             max_check_cost: limits.max_check_cost,
+            accepts_all,
         })
+    }
+
+    /// Checks JSON `text` against the schema: it must be JSON, and its value must pass
+    /// [`Schema::check`]. Under a schema that accepts every value, text within the bounds
+    /// only has its syntax checked, without building the value; the outcome is the same.
+    ///
+    /// # Errors
+    /// `NotJson` with serde_json's error, or the [`Violation`].
+    pub(crate) fn check_text(&self, text: &str) -> Result<(), TextViolation> {
+        let max_depth = self.cost_per_depth.len().saturating_sub(1);
+        if let Some(max_bytes) = self.accepts_all
+            && text.len() <= max_bytes
+            && nesting(text) < max_depth.min(SERDE_JSON_MAX_NESTING)
+        {
+            return serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map(drop)
+                .map_err(TextViolation::NotJson);
+        }
+        let value: Value = serde_json::from_str(text).map_err(TextViolation::NotJson)?;
+        self.check(&value).map_err(TextViolation::Violation)
     }
 
     /// Checks `value` against the schema.
@@ -563,6 +608,37 @@ fn json_depth(value: &Value, stop: usize) -> usize {
 /// The size of `value` at each depth (index 0 is the value itself), or `None` if it
 /// nests deeper than `max_depth`. Counted without recursion. A value counts 1, plus 1
 /// per [`BYTES_PER_UNIT`] of its string or of its keys (patterns and lengths scan them).
+/// How deep serde_json nests when it builds a value (its recursion limit).
+const SERDE_JSON_MAX_NESTING: usize = 128;
+
+/// The deepest nesting of arrays and objects in JSON text, strings skipped: a value in it
+/// is at most this deep. Only meaningful for text that parses.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 fn sizes_per_depth(value: &Value, max_depth: usize) -> Option<Vec<u64>> {
     let units = |bytes: usize| u64::try_from(bytes / BYTES_PER_UNIT).unwrap_or(u64::MAX);
     let mut sizes: Vec<u64> = Vec::new();
@@ -1462,6 +1538,42 @@ mod tests {
     /// A value nested `depth` arrays deep around `leaf`.
     fn nested(depth: usize, leaf: &str) -> Value {
         serde_json::from_str(&format!("{}{leaf}{}", "[".repeat(depth), "]".repeat(depth))).unwrap()
+    }
+
+    // Text checks: a schema that accepts everything still needs JSON (checked without
+    // building the value), and the same limits hold on either path.
+    #[test]
+    fn check_text_takes_the_short_path_only_for_schemas_that_accept_everything() {
+        for any in [json!({}), json!(true)] {
+            let schema = compile(&any).unwrap();
+            assert!(schema.accepts_all.is_some(), "{any}");
+            schema.check_text(r#"{"x":[1,2,{"y":null}]}"#).unwrap();
+            assert!(matches!(
+                schema.check_text("{\"x\":"),
+                Err(TextViolation::NotJson(_))
+            ));
+            // Deep text takes the full path and gets its answer.
+            assert!(matches!(
+                schema.check_text(&format!("{}1{}", "[".repeat(200), "]".repeat(200))),
+                Err(TextViolation::NotJson(_))
+            ));
+            assert!(matches!(
+                schema.check_text(&format!("{}1{}", "[".repeat(100), "]".repeat(100))),
+                Err(TextViolation::Violation(Violation::TooDeep { .. }))
+            ));
+            assert_eq!(nesting(r#"{"a":"[[[{{","b":[[1],{"c":"\"]"}]}"#), 3);
+        }
+        let typed = compile(&json!({"type": "object"})).unwrap();
+        assert!(typed.accepts_all.is_none());
+        typed.check_text("{}").unwrap();
+        assert!(matches!(
+            typed.check_text("[1]"),
+            Err(TextViolation::Violation(Violation::Mismatch { .. }))
+        ));
+        assert!(matches!(
+            typed.check_text("nope"),
+            Err(TextViolation::NotJson(_))
+        ));
     }
 
     // Issue 7: a backtracking pattern under `unevaluatedProperties` made jsonschema

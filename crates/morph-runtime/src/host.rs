@@ -73,6 +73,15 @@ pub trait HostHandler: Send + Sync + 'static {
         cx: &'a CallContext,
         call: HostCall,
     ) -> BoxFuture<'a, std::result::Result<HostReply, HostError>>;
+
+    /// Whether every future [`handle`](HostHandler::handle) returns is ready when first
+    /// polled: the handler never waits. A backend may then serve host calls without
+    /// suspending the guest (see [`InstanceConfig::synchronous`](crate::InstanceConfig)).
+    /// `false` unless a handler says otherwise; a handler that says `true` and then
+    /// waits fails the guest call with an `Engine` error.
+    fn answers_at_once(&self) -> bool {
+        false
+    }
 }
 
 /// A handler that needs no `async`: wrap it in [`Blocking`] to use it as a
@@ -98,6 +107,10 @@ impl<H: SyncHostHandler> HostHandler for Blocking<H> {
     ) -> BoxFuture<'a, std::result::Result<HostReply, HostError>> {
         let r = self.0.handle(cx, call);
         Box::pin(std::future::ready(r))
+    }
+
+    fn answers_at_once(&self) -> bool {
+        true
     }
 }
 
@@ -126,6 +139,10 @@ impl HostHandler for NoCapabilities {
         call: HostCall,
     ) -> BoxFuture<'a, std::result::Result<HostReply, HostError>> {
         Box::pin(std::future::ready(SyncHostHandler::handle(self, cx, call)))
+    }
+
+    fn answers_at_once(&self) -> bool {
+        true
     }
 }
 

@@ -77,6 +77,13 @@ pub struct InstanceConfig {
     /// a prepared extension); `describe` sets them otherwise. Undeclared events are
     /// refused.
     pub declared_events: Option<Arc<[String]>>,
+    /// Every call on this instance is driven by a thread that blocks until the call
+    /// completes (a blocking facade such as morph-host's `Extension`): no call can be
+    /// cancelled half-way and no executor is kept waiting. With a handler that
+    /// [answers at once](HostHandler::answers_at_once), a backend may then run the guest
+    /// inline, without the machinery that lets an async caller suspend and cancel it (see
+    /// [`InstanceConfig::runs_inline`]). Limits hold either way.
+    pub synchronous: bool,
 }
 
 impl InstanceConfig {
@@ -89,7 +96,21 @@ impl InstanceConfig {
             policy: Arc::new(DenyAll),
             label: label.into(),
             declared_events: None,
+            synchronous: false,
         }
+    }
+
+    /// Whether calls may run inline: [`synchronous`](InstanceConfig::synchronous) and a
+    /// handler that [answers at once](HostHandler::answers_at_once).
+    pub fn runs_inline(&self) -> bool {
+        self.synchronous && self.handler.answers_at_once()
+    }
+
+    /// Driven synchronously or not; see [`InstanceConfig::synchronous`].
+    #[must_use]
+    pub fn synchronous(mut self, synchronous: bool) -> Self {
+        self.synchronous = synchronous;
+        self
     }
 
     /// With this handler.

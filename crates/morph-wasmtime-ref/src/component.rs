@@ -175,7 +175,7 @@ pub(crate) async fn instantiate(
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
-    let mut store = new_store(engine, config, &m.info);
+    let mut store = new_store(engine, config, &m.info, false);
     // Instantiation runs the start function, if any: under the call limits, with no host
     // calls allowed (the component model traps them).
     store.data_mut().host.begin(CallKind::Start)?;

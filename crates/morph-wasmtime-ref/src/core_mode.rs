@@ -3,7 +3,7 @@
 //! writes its memory and calls its allocator, all asynchronously.
 
 use crate::engine::{StoreData, arm, fuel_used, map_error, map_error_data, new_store};
-use morph_runtime::protocol::{CoreInstance, Export, GuestAccess, GuestCalls, serve};
+use morph_runtime::protocol::{CoreInstance, Export, GuestAccess, GuestCalls, now, serve};
 use morph_runtime::{
     CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig, ModuleInfo,
     Result, Usage, check_range,
@@ -12,11 +12,15 @@ use std::any::Any;
 use std::sync::Arc;
 use wasmtime::{
     AsContext, AsContextMut, Caller, Engine, FuncType, InstancePre, Linker, Memory, Module, Store,
-    TypedFunc, ValType,
+    TypedFunc, Val, ValType, WasmParams, WasmResults,
 };
 
+/// A compiled module, pre-instantiated against both linkers (see [`Linkers`]).
+///
+/// [`Linkers`]: crate::engine::Linkers
 struct CoreModule {
-    pre: InstancePre<StoreData>,
+    fibers: InstancePre<StoreData>,
+    inline: InstancePre<StoreData>,
     info: ModuleInfo,
 }
 
@@ -29,20 +33,29 @@ impl CompiledModule for CoreModule {
     }
 }
 
+/// The fiber linker, then the inline one.
+pub(crate) type LinkerPair<'a> = [&'a Linker<StoreData>; 2];
+
 fn pre(
-    linker: &Linker<StoreData>,
+    [fibers, inline]: LinkerPair<'_>,
     module: &Module,
     info: ModuleInfo,
 ) -> Result<Arc<dyn CompiledModule>> {
-    let pre = linker
-        .instantiate_pre(module)
-        .map_err(|e| Error::engine(format!("{e:#}")))?;
-    Ok(Arc::new(CoreModule { pre, info }))
+    let pre = |linker: &Linker<StoreData>| {
+        linker
+            .instantiate_pre(module)
+            .map_err(|e| Error::engine(format!("{e:#}")))
+    };
+    Ok(Arc::new(CoreModule {
+        fibers: pre(fibers)?,
+        inline: pre(inline)?,
+        info,
+    }))
 }
 
 pub(crate) fn compile(
     engine: &Engine,
-    linker: &Linker<StoreData>,
+    linker: LinkerPair<'_>,
     wasm: &[u8],
     info: ModuleInfo,
 ) -> Result<Arc<dyn CompiledModule>> {
@@ -66,7 +79,7 @@ fn downcast(module: &dyn CompiledModule) -> Result<&CoreModule> {
 pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
     let m = downcast(module)?;
     let code = m
-        .pre
+        .fibers
         .module()
         .serialize()
         .map_err(|e| Error::engine(e.to_string()))?;
@@ -82,7 +95,7 @@ pub(crate) fn serialize(module: &dyn CompiledModule) -> Result<Vec<u8>> {
 /// `bytes` must come from [`serialize`].
 pub(crate) unsafe fn deserialize(
     engine: &Engine,
-    linker: &Linker<StoreData>,
+    linker: LinkerPair<'_>,
     bytes: &[u8],
 ) -> Result<Arc<dyn CompiledModule>> {
     let (info, code) =
@@ -101,34 +114,70 @@ pub(crate) struct Exports {
 }
 
 /// The contract's host functions: each hands its flat arguments to the shared
-/// [`serve`], which lifts, checks and answers the call.
-pub(crate) fn linker(engine: &Engine) -> Result<Linker<StoreData>> {
+/// [`serve`], which lifts, checks and answers the call. `inline`: the functions answer at
+/// once, for stores whose guest runs without a fiber; otherwise they may suspend it.
+pub(crate) fn linker(engine: &Engine, inline: bool) -> Result<Linker<StoreData>> {
     let mut linker = Linker::new(engine);
     for spec in IMPORTS {
         let ty = FuncType::new(engine, std::iter::repeat_n(ValType::I32, spec.params), []);
         let func = spec.func;
-        linker
-            .func_new_async(spec.module, spec.name, ty, move |mut caller, params, _| {
-                let mut args = [0u32; 16];
-                let n = params.len().min(args.len());
-                for (slot, v) in args.iter_mut().zip(params) {
-                    *slot = v.i32().unwrap_or(0) as u32;
-                }
-                Box::new(async move {
-                    serve(
-                        &mut CallerMem {
-                            caller: &mut caller,
-                        },
-                        func,
-                        &args[..n],
-                    )
-                    .await
+        let defined = match inline {
+            true => linker.func_new(spec.module, spec.name, ty, move |mut caller, params, _| {
+                let (args, n) = flat(params);
+                let mut mem = CallerMem {
+                    caller: &mut caller,
+                };
+                now(serve(&mut mem, func, &args[..n]))
+                    .unwrap_or_else(|| {
+                        Err(Error::engine(
+                            "the host handler said it answers at once, then waited",
+                        ))
+                    })
                     .map_err(wasmtime::Error::new)
+            }),
+            false => {
+                linker.func_new_async(spec.module, spec.name, ty, move |mut caller, params, _| {
+                    let (args, n) = flat(params);
+                    Box::new(async move {
+                        let mut mem = CallerMem {
+                            caller: &mut caller,
+                        };
+                        serve(&mut mem, func, &args[..n])
+                            .await
+                            .map_err(wasmtime::Error::new)
+                    })
                 })
-            })
-            .map_err(|e| Error::engine(e.to_string()))?;
+            }
+        };
+        defined.map_err(|e| Error::engine(e.to_string()))?;
     }
     Ok(linker)
+}
+
+/// A host call's flat `i32` arguments (the contract's imports take at most 16).
+fn flat(params: &[Val]) -> ([u32; 16], usize) {
+    let mut args = [0u32; 16];
+    let n = params.len().min(args.len());
+    for (slot, v) in args.iter_mut().zip(params) {
+        *slot = v.i32().unwrap_or(0) as u32;
+    }
+    (args, n)
+}
+
+/// Calls a guest function the way the store runs its guest: inline, or on a fiber.
+async fn invoke<P, R>(
+    f: &TypedFunc<P, R>,
+    cx: impl AsContextMut<Data = StoreData>,
+    params: P,
+) -> wasmtime::Result<R>
+where
+    P: WasmParams + Sync,
+    R: WasmResults + Sync,
+{
+    match cx.as_context().data().inline {
+        true => f.call(cx, params),
+        false => f.call_async(cx, params).await,
+    }
 }
 
 /// Guest memory seen from inside a host call.
@@ -181,8 +230,7 @@ impl GuestAccess for CallerMem<'_, '_> {
     }
     async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
         let e = self.exports()?;
-        e.realloc
-            .call_async(&mut *self.caller, (0, 0, align, size))
+        invoke(&e.realloc, &mut *self.caller, (0, 0, align, size))
             .await
             .map_err(|err| map_error_data(err, self.caller.data()))
     }
@@ -205,13 +253,14 @@ pub(crate) async fn instantiate(
     config: InstanceConfig,
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
-    let mut store = new_store(engine, config, &m.info);
+    let inline = config.runs_inline();
+    let mut store = new_store(engine, config, &m.info, inline);
     // No guest code runs here: the start function, if any, is an export run below.
-    let instance = m
-        .pre
-        .instantiate_async(&mut store)
-        .await
-        .map_err(|e| map_error(e, &store))?;
+    let instance = match inline {
+        true => m.inline.instantiate(&mut store),
+        false => m.fibers.instantiate_async(&mut store).await,
+    }
+    .map_err(|e| map_error(e, &store))?;
     let te = |e: wasmtime::Error| Error::engine(e.to_string());
     let func = |store: &mut Store<StoreData>, name: &str| {
         instance
@@ -268,9 +317,7 @@ impl GuestAccess for CoreInst {
         &mut self.store.data_mut().host
     }
     async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
-        self.exports
-            .realloc
-            .call_async(&mut self.store, (0, 0, align, size))
+        invoke(&self.exports.realloc, &mut self.store, (0, 0, align, size))
             .await
             .map_err(|e| map_error(e, &self.store))
     }
@@ -289,26 +336,25 @@ impl GuestCalls for CoreInst {
     async fn enter(&mut self, export: Export, args: &[u32]) -> Result<u32> {
         let store = &mut self.store;
         let arg = args.first().copied().unwrap_or(0);
-        let unit = |f: &Option<TypedFunc<u32, ()>>| f.clone();
         let r = match export {
-            Export::Describe => self.describe.call_async(&mut *store, ()).await,
+            Export::Describe => invoke(&self.describe, &mut *store, ()).await,
             Export::Execute => {
                 let [a, b, c, d] = <[u32; 4]>::try_from(args)
                     .map_err(|_| Error::engine("execute takes four arguments"))?;
-                self.execute.call_async(&mut *store, (a, b, c, d)).await
+                invoke(&self.execute, &mut *store, (a, b, c, d)).await
             }
             Export::PostDescribe | Export::PostExecute => {
                 let f = match export {
-                    Export::PostDescribe => unit(&self.post_describe),
-                    _ => unit(&self.post_execute),
+                    Export::PostDescribe => &self.post_describe,
+                    _ => &self.post_execute,
                 };
                 match f {
-                    Some(f) => f.call_async(&mut *store, arg).await.map(|()| 0),
+                    Some(f) => invoke(f, &mut *store, arg).await.map(|()| 0),
                     None => Ok(0),
                 }
             }
             Export::Start => match &self.start {
-                Some(f) => f.call_async(&mut *store, ()).await.map(|()| 0),
+                Some(f) => invoke(f, &mut *store, ()).await.map(|()| 0),
                 None => Ok(0),
             },
         };

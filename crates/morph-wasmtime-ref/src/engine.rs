@@ -29,9 +29,15 @@ pub struct WasmtimeRuntime {
     linkers: Arc<Linkers>,
 }
 
-/// One linker per mode, built when the runtime is.
+/// The contract's host functions, built when the runtime is: for core mode, one linker
+/// whose host functions may suspend the guest (async, on a fiber) and one whose host
+/// functions answer at once (for instances that run inline, see
+/// [`InstanceConfig::runs_inline`]).
 pub(crate) enum Linkers {
-    Core(wasmtime::Linker<StoreData>),
+    Core {
+        fibers: wasmtime::Linker<StoreData>,
+        inline: wasmtime::Linker<StoreData>,
+    },
     Component(wasmtime::component::Linker<StoreData>),
 }
 
@@ -68,7 +74,10 @@ impl WasmtimeRuntime {
         let engine = Engine::new(&config).map_err(|e| Error::engine(e.to_string()))?;
         start_ticker(&engine);
         let linkers = Arc::new(match mode {
-            Mode::Core => Linkers::Core(crate::core_mode::linker(&engine)?),
+            Mode::Core => Linkers::Core {
+                fibers: crate::core_mode::linker(&engine, false)?,
+                inline: crate::core_mode::linker(&engine, true)?,
+            },
             Mode::Component => Linkers::Component(crate::component::linker(&engine)?),
         });
         Ok(WasmtimeRuntime {
@@ -108,7 +117,9 @@ impl Runtime for WasmtimeRuntime {
         let (wasm, info) = morph_runtime::prepare(wasm, limits)?;
         match &*self.linkers {
             Linkers::Component(l) => crate::component::compile(&self.engine, l, &wasm, info),
-            Linkers::Core(l) => crate::core_mode::compile(&self.engine, l, &wasm, info),
+            Linkers::Core { fibers, inline } => {
+                crate::core_mode::compile(&self.engine, [fibers, inline], &wasm, info)
+            }
         }
     }
 
@@ -124,7 +135,9 @@ impl Runtime for WasmtimeRuntime {
         unsafe {
             match &*self.linkers {
                 Linkers::Component(l) => crate::component::deserialize(&self.engine, l, bytes),
-                Linkers::Core(l) => crate::core_mode::deserialize(&self.engine, l, bytes),
+                Linkers::Core { fibers, inline } => {
+                    crate::core_mode::deserialize(&self.engine, [fibers, inline], bytes)
+                }
             }
         }
     }
@@ -150,6 +163,9 @@ pub(crate) struct StoreData {
     pub(crate) metered: Option<(u64, u32)>,
     /// Core mode only: the guest's memory and allocator, once instantiated.
     pub(crate) core: Option<crate::core_mode::Exports>,
+    /// The guest runs inline: calls with `call`, not on a fiber (see
+    /// [`InstanceConfig::runs_inline`]).
+    pub(crate) inline: bool,
 }
 
 impl ResourceLimiter for StoreData {
@@ -180,11 +196,13 @@ impl ResourceLimiter for StoreData {
 /// A store with limits. Each epoch tick (every [`EPOCH_TICK`]) the store checks the
 /// checkpoint's deadline: past it the guest is interrupted, otherwise it yields to the
 /// executor, so that a long guest call never holds a worker for more than a tick and a
-/// dropped call future stops it within one.
+/// dropped call future stops it within one. A store that runs `inline` has no executor
+/// to yield to (its caller blocks on the call anyway) and only checks the deadline.
 pub(crate) fn new_store(
     engine: &Engine,
     config: InstanceConfig,
     info: &morph_runtime::ModuleInfo,
+    inline: bool,
 ) -> Store<StoreData> {
     let mut store = Store::new(
         engine,
@@ -192,13 +210,16 @@ pub(crate) fn new_store(
             host: HostContext::new(config),
             metered: info.metered.map(|b| (b, info.meter_trap_func)),
             core: None,
+            inline,
         },
     );
     store.limiter(|d| d as &mut dyn ResourceLimiter);
     store.epoch_deadline_callback(|cx| {
-        Ok(match cx.data().host.past_deadline() {
-            true => UpdateDeadline::Interrupt,
-            false => UpdateDeadline::Yield(1),
+        let data = cx.data();
+        Ok(match (data.host.past_deadline(), data.inline) {
+            (true, _) => UpdateDeadline::Interrupt,
+            (false, false) => UpdateDeadline::Yield(1),
+            (false, true) => UpdateDeadline::Continue(1),
         })
     });
     store
