@@ -134,8 +134,12 @@ fn build_wat(out_dir: &std::path::Path) -> Result<Vec<PathBuf>> {
     }
     for (path, name, text) in sources {
         let text = text.replace(PRELUDE_MARK, PRELUDE);
-        let bytes =
+        let mut bytes =
             wat::parse_str(&text).with_context(|| format!("assembling {}", path.display()))?;
+        if let Some(encoding) = declared_strings(&text)? {
+            bytes = declare_strings(bytes, encoding)
+                .with_context(|| format!("{name}: embedding the contract's world"))?;
+        }
         wasmparser::Validator::new()
             .validate_all(&bytes)
             .with_context(|| format!("{name}: invalid module"))?;
@@ -150,6 +154,35 @@ fn build_wat(out_dir: &std::path::Path) -> Result<Vec<PathBuf>> {
         written.push(out);
     }
     Ok(written)
+}
+
+/// The mark by which a WAT adversary asks to carry the contract's world as wit-bindgen
+/// would embed it, declaring another string encoding: `;; @morph-strings latin1`.
+const STRINGS_MARK: &str = ";; @morph-strings ";
+
+fn declared_strings(text: &str) -> Result<Option<wit_component::StringEncoding>> {
+    let Some(line) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(STRINGS_MARK))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(match line.trim() {
+        "utf8" => wit_component::StringEncoding::UTF8,
+        "utf16" => wit_component::StringEncoding::UTF16,
+        "latin1" => wit_component::StringEncoding::CompactUTF16,
+        other => bail!("unknown string encoding `{other}` (utf8, utf16, latin1)"),
+    }))
+}
+
+/// Embeds the contract's world in a `component-type` section declaring `encoding`: the
+/// guest's own description of its strings, which a host must not trust.
+fn declare_strings(mut wasm: Vec<u8>, encoding: wit_component::StringEncoding) -> Result<Vec<u8>> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(root().join("wit").join("v0.1.0"))?;
+    let world = resolve.select_world(&[pkg], Some("extension"))?;
+    wit_component::embed_component_metadata(&mut wasm, &resolve, world, encoding, false)?;
+    Ok(wasm)
 }
 
 /// Validates the optimized module and checks that the contract section survived.

@@ -1,17 +1,17 @@
 //! `wasmtime`: the module wrapped as a component and run with `bindgen!`, the reference
 //! semantics of the contract.
 
-use crate::engine::{StoreData, arm, fuel_used, map_error, new_store};
+use crate::engine::{Crossing, StoreData, arm, fuel_used, map_error, new_store};
 use morph_abi as abi;
 use morph_runtime::protocol::{LiftedCalls, LiftedInstance, serve_lifted};
 use morph_runtime::{
     Answer, CallKind, CompiledModule, Error, HostCall, HostContext, Instance, InstanceConfig,
-    ModuleInfo, Result, Usage,
+    Limit, ModuleInfo, Result, Usage,
 };
 use std::any::Any;
 use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::{CallHook, Engine, Store};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -176,6 +176,7 @@ pub(crate) async fn instantiate(
 ) -> Result<Box<dyn Instance>> {
     let m = downcast(module)?;
     let mut store = new_store(engine, config, &m.info, false);
+    watch_crossings(&mut store);
     // Instantiation runs the start function, if any: under the call limits, with no host
     // calls allowed (the component model traps them).
     store.data_mut().host.begin(CallKind::Start)?;
@@ -191,13 +192,71 @@ pub(crate) async fn instantiate(
     Ok(Box::new(LiftedInstance(ComponentInst { store, bindings })))
 }
 
+/// The most host bytes wasmtime counts per guest byte when it lifts a contract value: a
+/// list of strings holds a 24-byte `String` per 8-byte (pointer, length) pair; strings
+/// and bytes count one for one.
+const HOST_BYTES_PER_GUEST_BYTE: u64 = 3;
+
+/// wasmtime's hostcall fuel for lifting at most `guest_bytes` as Morph counts them, with
+/// room to spare: a value within the budget never runs it out, so the shared accounting
+/// decides, with the same numbers as on the core backends; a value far beyond it stops
+/// wasmtime after copying a few times the budget.
+fn hostcall_fuel(guest_bytes: u64) -> usize {
+    let fuel = guest_bytes.saturating_mul(HOST_BYTES_PER_GUEST_BYTE + 1);
+    usize::try_from(fuel).unwrap_or(usize::MAX)
+}
+
+/// wasmtime lifts what crosses the boundary (a host call's arguments, an export's answer)
+/// before Morph sees it, copying as much as the store's hostcall fuel allows (128 MiB by
+/// default, each time). A call hook sets that fuel, at each crossing, from the budget
+/// that bounds it on every backend (the transfer budget left, or the output limit) and
+/// notes which crossing it is, so running out maps to the same limit.
+fn watch_crossings(store: &mut Store<StoreData>) {
+    store.call_hook(|mut cx, hook| {
+        let data = cx.data_mut();
+        let (crossing, budget) = match hook {
+            CallHook::CallingHost => (Crossing::HostCall, data.host.transfer_left()),
+            CallHook::ReturningFromWasm => (
+                Crossing::Result,
+                u64::from(data.host.limits().max_output_bytes),
+            ),
+            CallHook::CallingWasm | CallHook::ReturningFromHost => (Crossing::None, 0),
+        };
+        data.crossing = crossing;
+        if crossing != Crossing::None {
+            cx.set_hostcall_fuel(hostcall_fuel(budget));
+        }
+        Ok(())
+    });
+}
+
+/// What wasmtime says when a lifting runs out of hostcall fuel. Its error type is
+/// private, so this constant of wasmtime's is compared with the error's root cause, which
+/// only wasmtime's lifting writes (no guest text reaches it); the conformance case
+/// `alias-output` pins it to the wasmtime version (a changed text would answer
+/// `bad-guest-data` there and diverge).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "too much data is being copied between the host and \
+     the guest: fuel allocated for hostcalls has been exhausted";
+
 /// Errors from a component call that are neither ours nor traps come from wasmtime's
-/// lifting of the guest's answer: malformed guest data.
+/// lifting: a value beyond its budget, or malformed guest data.
 fn map_call_error(err: wasmtime::Error, store: &Store<StoreData>) -> Error {
     let is_ours =
         err.downcast_ref::<Error>().is_some() || err.downcast_ref::<wasmtime::Trap>().is_some();
-    if is_ours || store.data().host.refused_memory().is_some() {
+    let data = store.data();
+    if is_ours || data.host.refused_memory().is_some() {
         return map_error(err, store);
+    }
+    if err.root_cause().to_string() == HOSTCALL_FUEL_EXHAUSTED {
+        // More than the budget crossed; wasmtime does not say how much more.
+        let limits = data.host.limits();
+        let (limit, max) = match data.crossing {
+            Crossing::HostCall => (Limit::Transfer, limits.max_transfer_bytes),
+            Crossing::Result | Crossing::None => {
+                (Limit::Output, u64::from(limits.max_output_bytes))
+            }
+        };
+        return Error::limit(limit, max.saturating_add(1), max);
     }
     Error::bad_guest_data(format!("{err:#}"))
 }

@@ -166,6 +166,20 @@ pub(crate) struct StoreData {
     /// The guest runs inline: calls with `call`, not on a fiber (see
     /// [`InstanceConfig::runs_inline`]).
     pub(crate) inline: bool,
+    /// Component mode: what wasmtime lifts next, if it lifts anything.
+    pub(crate) crossing: Crossing,
+}
+
+/// What a component store's next lifting is for, kept by its call hook (see
+/// `component::watch_crossings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Crossing {
+    /// Nothing is being lifted.
+    None,
+    /// A host call's arguments, bounded by the transfer budget.
+    HostCall,
+    /// An export's answer, bounded by the output limit.
+    Result,
 }
 
 impl ResourceLimiter for StoreData {
@@ -211,6 +225,7 @@ pub(crate) fn new_store(
             metered: info.metered.map(|b| (b, info.meter_trap_func)),
             core: None,
             inline,
+            crossing: Crossing::None,
         },
     );
     store.limiter(|d| d as &mut dyn ResourceLimiter);
