@@ -319,6 +319,14 @@ impl Name {
     }
 }
 
+/// A name compares, orders and hashes as its text, so maps keyed by names can be
+/// looked up with a `&str`.
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
