@@ -1,9 +1,7 @@
 //! `http` grants (scheme, host pattern, port, methods, path prefix) and the URLs requests
 //! reach.
 
-use std::collections::BTreeSet;
 use std::fmt;
-use std::str::FromStr;
 
 use crate::host::{Host, HostPattern};
 use crate::{Error, ErrorKind};
@@ -45,69 +43,72 @@ impl Scheme {
     }
 }
 
-/// An HTTP method a grant can name. Others (`CONNECT`, `TRACE`, extensions) are never
-/// allowed.
+pub use morph_abi::Method;
+
+/// Every method a grant can name, in the order grants print them. Others (`CONNECT`,
+/// `TRACE`) are not in the contract, so no request can carry them.
+pub const METHODS: [Method; 7] = [
+    Method::Get,
+    Method::Head,
+    Method::Post,
+    Method::Put,
+    Method::Patch,
+    Method::Delete,
+    Method::Options,
+];
+
+/// A set of methods, one bit each in [`METHODS`]' order (so it orders and prints the
+/// same way everywhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Method {
-    /// `GET`
-    Get,
-    /// `HEAD`
-    Head,
-    /// `POST`
-    Post,
-    /// `PUT`
-    Put,
-    /// `PATCH`
-    Patch,
-    /// `DELETE`
-    Delete,
-    /// `OPTIONS`
-    Options,
-}
+struct Methods(u8);
 
-impl Method {
-    /// Every method, in the order grants print them.
-    pub const ALL: [Method; 7] = [
-        Method::Get,
-        Method::Head,
-        Method::Post,
-        Method::Put,
-        Method::Patch,
-        Method::Delete,
-        Method::Options,
-    ];
+impl Methods {
+    const ALL: Methods = Methods(0b111_1111);
 
-    /// The method's name, in capitals.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-            Method::Options => "OPTIONS",
-        }
+    fn bit(method: Method) -> u8 {
+        let index = match method {
+            Method::Get => 0,
+            Method::Head => 1,
+            Method::Post => 2,
+            Method::Put => 3,
+            Method::Patch => 4,
+            Method::Delete => 5,
+            Method::Options => 6,
+        };
+        1 << index
     }
-}
 
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    fn one(method: Method) -> Methods {
+        Methods(Methods::bit(method))
     }
-}
 
-/// Parses a method name, which is case-sensitive (`GET`, not `get`), as in HTTP.
-impl FromStr for Method {
-    type Err = Error;
+    fn contains(self, method: Method) -> bool {
+        self.0 & Methods::bit(method) != 0
+    }
 
-    fn from_str(text: &str) -> Result<Method, Error> {
-        parse_method(text).map_err(|kind| Error::new(text, kind))
+    fn with(self, method: Method) -> Methods {
+        Methods(self.0 | Methods::bit(method))
+    }
+
+    fn intersection(self, other: Methods) -> Methods {
+        Methods(self.0 & other.0)
+    }
+
+    fn is_superset(self, other: Methods) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn iter(self) -> impl Iterator<Item = Method> {
+        METHODS.into_iter().filter(move |&m| self.contains(m))
     }
 }
 
 fn parse_method(text: &str) -> Result<Method, ErrorKind> {
-    Method::ALL
+    METHODS
         .into_iter()
         .find(|m| m.as_str() == text)
         .ok_or_else(|| ErrorKind::Method {
@@ -127,7 +128,7 @@ pub struct HttpScope {
     scheme: Scheme,
     port: u16,
     path: Vec<Segment>,
-    methods: BTreeSet<Method>,
+    methods: Methods,
 }
 
 /// One segment of a grant's path: `*` or literal text in canonical form (percent-escapes
@@ -154,7 +155,7 @@ impl HttpScope {
             {
                 (parse_methods(methods)?, url)
             }
-            _ => (Method::ALL.into_iter().collect(), scope),
+            _ => (Methods::ALL, scope),
         };
         let (scheme, rest) = match url.split_once("://") {
             Some((scheme, rest)) => (Scheme::parse(scheme)?, rest),
@@ -200,7 +201,7 @@ impl HttpScope {
             scheme: target.scheme,
             port: target.port,
             path,
-            methods: BTreeSet::from([method]),
+            methods: Methods::one(method),
         })
     }
 
@@ -210,7 +211,7 @@ impl HttpScope {
     /// matches any non-empty segment). The target may have more segments; its query is
     /// not looked at.
     pub fn allows(&self, method: Method, target: &HttpTarget) -> bool {
-        self.methods.contains(&method)
+        self.methods.contains(method)
             && self.scheme == target.scheme
             && self.port == target.port
             && self.host.matches(&target.host)
@@ -229,7 +230,7 @@ impl HttpScope {
     pub fn covers(&self, other: &HttpScope) -> bool {
         self.same_origin(other)
             && self.host.covers(&other.host)
-            && self.methods.is_superset(&other.methods)
+            && self.methods.is_superset(other.methods)
             && self.path.len() <= other.path.len()
             && self.path.iter().zip(&other.path).all(|(a, b)| match a {
                 Segment::Any => true,
@@ -242,8 +243,7 @@ impl HttpScope {
         if !self.same_origin(other) {
             return None;
         }
-        let methods: BTreeSet<Method> =
-            self.methods.intersection(&other.methods).copied().collect();
+        let methods = self.methods.intersection(other.methods);
         if methods.is_empty() {
             return None;
         }
@@ -271,26 +271,56 @@ impl HttpScope {
 
     /// This scope with `method` allowed too.
     pub(crate) fn with_method(&self, method: Method) -> HttpScope {
-        let mut scope = self.clone();
-        scope.methods.insert(method);
-        scope
+        HttpScope {
+            methods: self.methods.with(method),
+            ..self.clone()
+        }
     }
 
-    /// This scope with only `methods` (`None` if none remain).
-    pub(crate) fn with_methods(&self, methods: BTreeSet<Method>) -> Option<HttpScope> {
+    /// This scope with only those of its methods that `keep` keeps (`None` if none
+    /// remain).
+    pub(crate) fn retain_methods(&self, keep: impl Fn(Method) -> bool) -> Option<HttpScope> {
+        let methods = self
+            .methods
+            .iter()
+            .filter(|&m| keep(m))
+            .fold(Methods(0), Methods::with);
         (!methods.is_empty()).then(|| HttpScope {
             methods,
             ..self.clone()
         })
     }
 
+    /// This scope with `method` only.
+    pub(crate) fn only(&self, method: Method) -> HttpScope {
+        HttpScope {
+            methods: Methods::one(method),
+            ..self.clone()
+        }
+    }
+
     fn same_origin(&self, other: &HttpScope) -> bool {
         self.scheme == other.scheme && self.port == other.port
     }
 
-    /// The methods the scope allows.
-    pub fn methods(&self) -> impl Iterator<Item = Method> + '_ {
-        self.methods.iter().copied()
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The host pattern.
+    pub fn host(&self) -> &HostPattern {
+        &self.host
+    }
+
+    /// The port (the scheme's default when the grant names none).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The methods the scope allows, in [`METHODS`]' order.
+    pub fn methods(&self) -> impl Iterator<Item = Method> {
+        self.methods.iter()
     }
 }
 
@@ -298,8 +328,8 @@ impl HttpScope {
 /// when they are every method and the scheme's default.
 impl fmt::Display for HttpScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.methods.len() < Method::ALL.len() {
-            let names: Vec<_> = self.methods.iter().map(|m| m.as_str()).collect();
+        if self.methods != Methods::ALL {
+            let names: Vec<_> = self.methods.iter().map(Method::as_str).collect();
             write!(f, "{} ", names.join(","))?;
         }
         write!(f, "{}://{}", self.scheme.as_str(), self.host)?;
@@ -316,15 +346,17 @@ impl fmt::Display for HttpScope {
     }
 }
 
-fn parse_methods(text: &str) -> Result<BTreeSet<Method>, ErrorKind> {
-    let mut methods = BTreeSet::new();
+fn parse_methods(text: &str) -> Result<Methods, ErrorKind> {
+    let mut methods = Methods(0);
     for name in text.split(',') {
-        if !methods.insert(parse_method(name)?) {
+        let method = parse_method(name)?;
+        if methods.contains(method) {
             return Err(ErrorKind::Method {
                 method: name.to_owned(),
                 reason: "is listed twice",
             });
         }
+        methods = methods.with(method);
     }
     Ok(methods)
 }
@@ -740,9 +772,15 @@ mod tests {
     }
 
     #[test]
-    fn methods_parse_case_sensitively() {
-        assert_eq!("DELETE".parse::<Method>().unwrap(), Method::Delete);
-        let err = "delete".parse::<Method>().unwrap_err();
-        assert!(err.to_string().contains("the method `delete`"), "{err}");
+    fn method_sets_follow_the_contract_order() {
+        let all: Vec<_> = Methods::ALL.iter().collect();
+        assert_eq!(all, METHODS);
+        let s = scope("DELETE,GET a.com");
+        assert_eq!(
+            s.methods().collect::<Vec<_>>(),
+            [Method::Get, Method::Delete]
+        );
+        assert_eq!(s.only(Method::Get).to_string(), "GET https://a.com");
+        assert_eq!(s.retain_methods(|m| m == Method::Post), None);
     }
 }

@@ -101,7 +101,7 @@ pub use error::{Error, ErrorKind};
 pub use fs::VirtualPath;
 pub use grant::{Grant, KvQuota, MAX_GRANT_LEN, MAX_NAME_LEN, Name};
 pub use host::{Host, HostPattern};
-pub use http::{HttpScope, HttpTarget, MAX_URL_LEN, Method, Scheme};
+pub use http::{HttpScope, HttpTarget, MAX_URL_LEN, METHODS, Method, Scheme};
 pub use kind::{KindDoc, PermissionKind, kinds};
 pub use morph_abi::SideEffect;
 pub use request::{Decision, Denial, Request};

@@ -157,7 +157,9 @@ impl Request {
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Request::Http { method, target } => write!(f, "{method} {}", Escaped(target.as_str())),
+            Request::Http { method, target } => {
+                write!(f, "{} {}", method.as_str(), Escaped(target.as_str()))
+            }
             Request::Secret { name, host } => write!(f, "secret `{name}` sent to {host}"),
             Request::KvRead => f.write_str("reading the key-value store"),
             Request::KvWrite { bytes, keys } => {

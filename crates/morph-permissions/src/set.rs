@@ -143,16 +143,9 @@ pub fn diff(old: &GrantSet, new: &GrantSet) -> Vec<Grant> {
     let mut added = BTreeSet::new();
     for grant in new.iter().filter(|g| !old.covers(g)) {
         let rest = match grant {
-            Grant::Http(scope) => {
-                let methods = scope
-                    .methods()
-                    .filter(|&m| {
-                        let one = scope.with_methods(BTreeSet::from([m]));
-                        !one.is_some_and(|one| old.covers(&Grant::Http(one)))
-                    })
-                    .collect();
-                scope.with_methods(methods).map(Grant::Http)
-            }
+            Grant::Http(scope) => scope
+                .retain_methods(|m| !old.covers(&Grant::Http(scope.only(m))))
+                .map(Grant::Http),
             Grant::Secret { name, hosts } => {
                 let hosts: BTreeSet<HostPattern> = hosts
                     .iter()
@@ -347,6 +340,16 @@ mod tests {
                 assert!(g.allows(&request), "{g} should allow {request}");
             }
         }
+    }
+
+    #[test]
+    fn a_denial_escapes_what_the_guest_wrote() {
+        let d = denial(GrantSet::new().allows(&Request::fs_write("ws/\u{202e}`x").unwrap()));
+        assert_eq!(
+            d.to_string(),
+            "`fs-write` does not allow writing `ws/\\u{202e}\\`x` (granted: none of this kind); \
+             `fs-write:ws` would allow it"
+        );
     }
 
     #[test]
