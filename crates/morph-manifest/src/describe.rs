@@ -197,52 +197,48 @@ impl Manifest {
                 described: described.version.clone(),
             });
         }
-        let names: BTreeSet<&str> = self
-            .actions
-            .keys()
-            .map(|n| n.as_str())
-            .chain(described.actions.keys().map(String::as_str))
-            .collect();
-        for name in names {
+        let actions = self.actions.keys().map(|n| n.as_str());
+        for name in union(actions, described.actions.keys()) {
             let declared = self.actions.get(name).map(|a| a.side_effect);
-            match (declared, described.actions.get(name).copied()) {
+            let name = name.to_owned();
+            differences.extend(match (declared, described.actions.get(&name).copied()) {
                 (Some(manifest), Some(described)) if manifest != described => {
-                    differences.push(Difference::SideEffect {
-                        name: name.to_owned(),
+                    Some(Difference::SideEffect {
+                        name,
                         manifest,
                         described,
-                    });
+                    })
                 }
-                (None, Some(side_effect)) => differences.push(Difference::UndeclaredAction {
-                    name: name.to_owned(),
-                    side_effect,
-                }),
-                (Some(_), None) => differences.push(Difference::MissingAction {
-                    name: name.to_owned(),
-                }),
-                _ => {}
-            }
+                (None, Some(side_effect)) => {
+                    Some(Difference::UndeclaredAction { name, side_effect })
+                }
+                (Some(_), None) => Some(Difference::MissingAction { name }),
+                _ => None,
+            });
         }
-        let names: BTreeSet<&str> = self
-            .events
-            .keys()
-            .map(|n| n.as_str())
-            .chain(described.events.iter().map(String::as_str))
-            .collect();
-        for name in names {
-            let name_owned = name.to_owned();
-            match (
-                self.events.contains_key(name),
-                described.events.contains(name),
-            ) {
-                (false, true) => differences.push(Difference::UndeclaredEvent { name: name_owned }),
-                (true, false) => differences.push(Difference::MissingEvent { name: name_owned }),
-                _ => {}
-            }
+        let events = self.events.keys().map(|n| n.as_str());
+        for name in union(events, &described.events) {
+            let declared = self.events.contains_key(name);
+            let name = name.to_owned();
+            differences.extend(match (declared, described.events.contains(&name)) {
+                (false, true) => Some(Difference::UndeclaredEvent { name }),
+                (true, false) => Some(Difference::MissingEvent { name }),
+                _ => None,
+            });
         }
         match differences.is_empty() {
             true => Ok(()),
             false => Err(Mismatch { differences }),
         }
     }
+}
+
+/// Every name of either side, sorted, once.
+fn union<'a>(
+    manifest: impl Iterator<Item = &'a str>,
+    described: impl IntoIterator<Item = &'a String>,
+) -> BTreeSet<&'a str> {
+    manifest
+        .chain(described.into_iter().map(String::as_str))
+        .collect()
 }
