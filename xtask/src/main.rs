@@ -119,6 +119,10 @@ fn ci() -> Result<()> {
                 "morph-signing",
                 "-p",
                 "morph-registry",
+                "-p",
+                "morph-permissions",
+                "-p",
+                "morph-manifest",
             ])
             .env("RUSTDOCFLAGS", "-D warnings"),
         "cargo doc (warnings denied)",
