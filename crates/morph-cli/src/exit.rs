@@ -363,9 +363,10 @@ fn remediation(kind: &ErrorKind) -> Option<String> {
         ErrorKind::LimitExceeded { limit, .. } => {
             limits::flag_for(*limit).map(|flag| format!("raise it with `{flag}`"))
         }
-        ErrorKind::PermissionDenied { permission, .. } => {
-            Some(format!("the host did not grant `{permission}`"))
-        }
+        ErrorKind::PermissionDenied { denial, .. } => Some(match denial.suggestion() {
+            Some(grant) => format!("to allow it, run again with `--grant '{grant}'`"),
+            None => "no grant can allow this request".to_owned(),
+        }),
         // For every other kind the library's message already says what to do.
         _ => None,
     }
@@ -444,7 +445,22 @@ impl From<RegistryError> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use morph_host::{HostError, HostErrorKind, Limit, Permission, TrapKind};
+    use morph_host::{
+        CallContext, CallKind, DenyAll, HostError, HostErrorKind, Limit, Method, Policy, Request,
+        TrapKind,
+    };
+
+    /// What the default policy says about `request`.
+    fn denial(request: &Request) -> Box<morph_host::Denial> {
+        let cx = CallContext {
+            extension: "github".into(),
+            kind: CallKind::Describe,
+        };
+        match DenyAll.decide(&cx, request) {
+            morph_host::Decision::Deny(d) => d,
+            morph_host::Decision::Allow => panic!("DenyAll allowed {request}"),
+        }
+    }
 
     fn message(f: Failure) -> (u8, String) {
         match f {
@@ -502,7 +518,7 @@ mod tests {
             ),
             (
                 ErrorKind::PermissionDenied {
-                    permission: Permission::Clock,
+                    denial: denial(&Request::Clock),
                     extension: s(),
                 },
                 9,
@@ -866,16 +882,16 @@ mod tests {
 
     #[test]
     fn permission_errors_name_the_permission() {
+        let request = Request::http(Method::Post, "https://evil.example/x").unwrap();
         let e = Error::new(ErrorKind::PermissionDenied {
-            permission: Permission::Http {
-                host: "evil.example".into(),
-            },
+            denial: denial(&request),
             extension: "github".into(),
         });
         let (code, text) = message(e.into());
         assert_eq!(code, 9);
+        assert!(text.contains("POST https://evil.example/x"), "{text}");
         assert!(
-            text.ends_with("; the host did not grant `http:evil.example`"),
+            text.ends_with("; to allow it, run again with `--grant 'http:POST https://evil.example/x'`"),
             "{text}"
         );
     }

@@ -6,7 +6,8 @@ use crate::backend::BackendArg;
 use crate::exit::{Exit, Failure};
 use crate::limits::LimitArgs;
 use clap::Args;
-use morph_host::{Backend, Host, Prepared};
+use morph_host::{Backend, Grant, Grants, Host, Prepared};
+use std::sync::Arc;
 use morph_package::{Limits, Package, PackageError};
 use morph_signing::{PrivateKey, PublicKey, SigningError};
 use std::path::Path;
@@ -19,11 +20,16 @@ pub struct LoadArgs {
     backend: BackendArg,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Grants a permission for this run, e.g. `clock` or
+    /// `http:GET https://api.github.com/repos` (repeatable; `morph permissions
+    /// --list-kinds` shows every kind and its syntax). Nothing else is granted.
+    #[arg(long = "grant", value_name = "GRANT")]
+    grants: Vec<Grant>,
 }
 
 impl LoadArgs {
     /// Reads, validates, compiles and describes `module` (see
-    /// `morph_host::Host::prepare`). Grants no permission: the host denies every one.
+    /// `morph_host::Host::prepare`). Grants what `--grant` says; the host denies the rest.
     ///
     /// # Errors
     /// Exit 11 when the backend is not in this build, 3 when the file cannot be read,
@@ -44,6 +50,7 @@ impl LoadArgs {
         let host = Host::builder()
             .backend(Backend::from(self.backend))
             .limits(self.limits.limits())
+            .policy(Arc::new(Grants::new(self.grants.iter().cloned())))
             .build()?;
         Ok(host.prepare_blocking(label, wasm)?)
     }

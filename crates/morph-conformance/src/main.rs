@@ -25,7 +25,7 @@
 use anyhow::{Context, Result, bail};
 use morph_host::{
     Backend, Blocking, CallContext, Error, ExecuteOptions, Extension, Grants, Host, HostCall,
-    HostError, HostErrorKind, HostHandler, HostReply, Limits, Metering, Permission, Prepared,
+    HostError, HostErrorKind, HostHandler, HostReply, Limits, Metering, Prepared,
     SyncHostHandler,
 };
 use serde::Deserialize;
@@ -52,7 +52,7 @@ struct Case {
     expect: Option<Expect>,
     #[serde(default)]
     measure: Option<String>,
-    /// Permissions granted for the case, by kind (`clock`, `random`, `config`).
+    /// Permissions granted for the case, in the grant syntax (`clock`, `random`, ...).
     #[serde(default)]
     grants: Vec<String>,
     /// Drop the call's future after this long, then call the same instance again.
@@ -159,17 +159,9 @@ fn discover(root: &Path) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// The permissions a case grants.
-fn grants(names: &[String]) -> Result<Vec<Permission>> {
-    names
-        .iter()
-        .map(|n| match n.as_str() {
-            "clock" => Ok(Permission::Clock),
-            "random" => Ok(Permission::Random),
-            "config" => Ok(Permission::Config),
-            other => bail!("unknown grant `{other}`"),
-        })
-        .collect()
+/// The permissions a case grants, in the grant syntax (`clock`, `kv-read`, ...).
+fn grants(grants: &[String]) -> Result<Grants> {
+    Grants::parse(grants).context("a case's grants")
 }
 
 /// The conformance host's answers: fixed, so outcomes compare.
@@ -271,7 +263,7 @@ impl Cache {
             .backend(column.backend)
             .limits(limits.clone())
             .handler(handler)
-            .policy(Arc::new(Grants::new(self::grants(grants)?)))
+            .policy(Arc::new(self::grants(grants)?))
             .build()?;
         let label = path
             .file_stem()

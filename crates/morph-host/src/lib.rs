@@ -2,7 +2,7 @@
 //!
 //! The facade an app embeds. Build a [`Host`] once (backend, default limits, the
 //! [`HostHandler`] that performs host calls and the [`Policy`] that decides each
-//! [`Permission`]; nothing is granted by default), [`Host::prepare`] each extension once
+//! [`Request`]; nothing is granted by default), [`Host::prepare`] each extension once
 //! (compiled code, description and compiled JSON Schemas), then
 //! [`Prepared::execute`] its actions, concurrently if need be, each on a fresh instance.
 //! Inputs and outputs are checked against the schemas the extension declared.
@@ -54,9 +54,9 @@ pub use morph_abi::{
     SideEffect,
 };
 pub use morph_runtime::{
-    Blocking, BoxFuture, CallContext, CallKind, Decision, DenyAll, Error, ErrorKind, Grants,
-    HostCall, HostHandler, HostReply, Limit, Limits, Metering, NoCapabilities, Permission, Policy,
-    Result, SyncHostHandler, TrapKind, Usage,
+    Blocking, BoxFuture, CallContext, CallKind, Decision, Denial, DenyAll, Error, ErrorKind,
+    Grant, GrantSet, Grants, HostCall, HostHandler, HostReply, Limit, Limits, Metering,
+    NoCapabilities, PermissionKind, Policy, Request, Result, SyncHostHandler, TrapKind, Usage,
 };
 
 /// The README's examples, compiled as doctests so that they cannot rot.

@@ -4,7 +4,7 @@
 
 use morph_host::{
     Backend, BoxFuture, CallContext, ErrorKind, ExecuteOptions, Grants, Host, HostCall, HostError,
-    HostHandler, HostReply, Limits, Permission, Prepared,
+    HostHandler, HostReply, Limits, Prepared, Request,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,7 +70,7 @@ async fn prepare(backend: Backend, gauge: Arc<Gauge>, limits: Limits) -> Prepare
         .backend(backend)
         .limits(limits)
         .handler(Arc::new(SlowClock(gauge)))
-        .policy(Arc::new(Grants::new([Permission::Clock])))
+        .policy(Arc::new(Grants::parse(["clock"]).unwrap()))
         .build()
         .expect("host");
     host.prepare("adversary", &adversary())
@@ -195,8 +195,8 @@ fn a_refused_call_reports_the_typed_permission_on_every_backend() {
             .execute_blocking("clock", "{}", &ExecuteOptions::default())
             .unwrap_err();
         match e.kind() {
-            ErrorKind::PermissionDenied { permission, .. } => {
-                assert_eq!(permission, &Permission::Clock, "{backend}")
+            ErrorKind::PermissionDenied { denial, .. } => {
+                assert_eq!(denial.request(), &Request::Clock, "{backend}")
             }
             other => panic!("{backend}: {other:?}"),
         }

@@ -1,12 +1,12 @@
 //! Host calls as data: one [`HostCall`] value per import of the contract, the
-//! [`HostReply`] that answers it, the typed [`Permission`] each needs, and the one lifting
+//! [`HostReply`] that answers it, the typed [`Request`]s each needs, and the one lifting
 //! (guest memory to `HostCall`) and lowering (reply to guest memory) every core backend
 //! shares. The component backend builds the same values from its bindings.
 
 use crate::abi::{Abi, FromDiscriminant, GuestMemory, Lifter, LowerPlan, Lowerer};
 use crate::error::{Error, Limit, Result};
 use morph_abi::{Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method};
-use std::fmt;
+use morph_permissions::Request;
 
 /// The host functions of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,83 +107,6 @@ pub fn find_import(module: &str, name: &str) -> Option<&'static ImportSpec> {
         .find(|i| i.module == module && i.name == name)
 }
 
-/// A capability a host call needs. Typed, so that a refusal names the permission as a
-/// value: nothing is ever parsed back out of a message (part of which may come from the
-/// guest).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Permission {
-    /// Send HTTP requests to a host.
-    Http {
-        /// The host name (or IP address) of the request's URL.
-        host: String,
-    },
-    /// Have the host attach a named secret to a request.
-    Secret {
-        /// The secret's name.
-        name: String,
-    },
-    /// Read the extension's key-value store.
-    KvRead,
-    /// Write the extension's key-value store.
-    KvWrite,
-    /// Emit a declared event.
-    Events {
-        /// The event's name.
-        name: String,
-    },
-    /// Read the extension's configuration.
-    Config,
-    /// Read the wall clock.
-    Clock,
-    /// Read random bytes.
-    Random,
-}
-
-impl Permission {
-    /// The permission's kind, e.g. `http` or `kv-read`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Permission::Http { .. } => "http",
-            Permission::Secret { .. } => "secret",
-            Permission::KvRead => "kv-read",
-            Permission::KvWrite => "kv-write",
-            Permission::Events { .. } => "events",
-            Permission::Config => "config",
-            Permission::Clock => "clock",
-            Permission::Random => "random",
-        }
-    }
-
-    /// The permission's scope (a host, a name), if it has one.
-    pub fn scope(&self) -> Option<&str> {
-        match self {
-            Permission::Http { host } => Some(host),
-            Permission::Secret { name } | Permission::Events { name } => Some(name),
-            _ => None,
-        }
-    }
-}
-
-/// `kind` or `kind:scope`, e.g. `events:greeted`. A scope that came from the guest is
-/// printed with control characters and backquotes escaped.
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind())?;
-        if let Some(scope) = self.scope() {
-            f.write_str(":")?;
-            for c in scope.chars() {
-                match c {
-                    '`' => f.write_str("\\`")?,
-                    c if c.is_control() => write!(f, "{}", c.escape_default())?,
-                    c => write!(f, "{c}")?,
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// One host call, lifted out of the guest: what it asks for, with every argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -254,49 +177,41 @@ impl HostCall {
         }
     }
 
-    /// The permissions this call needs, in the order they are checked (none for `log`).
-    pub fn permissions(&self) -> Vec<Permission> {
-        match self {
+    /// The permissions this call needs, as typed requests in the order they are checked
+    /// (none for `log`).
+    ///
+    /// # Errors
+    /// An `invalid-argument` host error for the guest when an argument cannot be a
+    /// request at all: a URL that is not `http(s)`, carries a user name or escapes its
+    /// path; a secret or event name outside the grammar.
+    pub fn requests(&self) -> std::result::Result<Vec<Request>, HostError> {
+        let invalid = |e: morph_permissions::Error| {
+            HostError::new(HostErrorKind::InvalidArgument, e.to_string())
+        };
+        Ok(match self {
             HostCall::Log { .. } => Vec::new(),
             HostCall::HttpFetch(r) => {
-                let mut p = vec![Permission::Http {
-                    host: url_host(&r.url).to_owned(),
-                }];
-                if let Some(name) = &r.secret {
-                    p.push(Permission::Secret { name: name.clone() });
+                let http = Request::http(r.method, &r.url).map_err(invalid)?;
+                let mut requests = Vec::with_capacity(2);
+                if let (Some(name), Request::Http { target, .. }) = (&r.secret, &http) {
+                    requests.push(Request::secret(name, target.host().clone()).map_err(invalid)?);
                 }
-                p
+                requests.insert(0, http);
+                requests
             }
-            HostCall::KvGet { .. } | HostCall::KvListKeys { .. } => vec![Permission::KvRead],
-            HostCall::KvSet { .. } | HostCall::KvDelete { .. } => vec![Permission::KvWrite],
-            HostCall::EventsEmit { name, .. } => vec![Permission::Events { name: name.clone() }],
-            HostCall::ConfigGet => vec![Permission::Config],
-            HostCall::ClockNowMs => vec![Permission::Clock],
-            HostCall::RandomBytes { .. } => vec![Permission::Random],
-        }
+            HostCall::KvGet { .. } | HostCall::KvListKeys { .. } => vec![Request::KvRead],
+            // Whether the extension may write at all; its quota is the store's to enforce,
+            // with the totals the write would leave.
+            HostCall::KvSet { .. } | HostCall::KvDelete { .. } => {
+                vec![Request::KvWrite { bytes: 0, keys: 0 }]
+            }
+            HostCall::EventsEmit { name, .. } => vec![Request::event(name).map_err(invalid)?],
+            HostCall::ConfigGet => vec![Request::Config],
+            HostCall::ClockNowMs => vec![Request::Clock],
+            HostCall::RandomBytes { .. } => vec![Request::Random],
+        })
     }
 
-    /// What the call would do, in a few words, e.g. `send GET requests to api.github.com`.
-    pub fn describe_action(&self) -> String {
-        match self {
-            HostCall::Log { .. } => "log".to_owned(),
-            HostCall::HttpFetch(r) => format!(
-                "send {} requests to {}",
-                r.method.as_str(),
-                url_host(&r.url).escape_debug()
-            ),
-            HostCall::KvGet { .. } | HostCall::KvListKeys { .. } => {
-                "read its key-value store".to_owned()
-            }
-            HostCall::KvSet { .. } | HostCall::KvDelete { .. } => {
-                "write its key-value store".to_owned()
-            }
-            HostCall::EventsEmit { name, .. } => format!("emit event `{}`", name.escape_debug()),
-            HostCall::ConfigGet => "read its configuration".to_owned(),
-            HostCall::ClockNowMs => "read the clock".to_owned(),
-            HostCall::RandomBytes { .. } => "read random bytes".to_owned(),
-        }
-    }
 
     /// The bytes this call carries out of the guest, counted as the shared lifting counts
     /// them (the component backend charges the same number).
@@ -543,31 +458,11 @@ fn mismatch(func: HostFunc, reply: &HostReply) -> HostError {
     )
 }
 
-/// The host part of a URL, for permissions; the whole string when it has none.
-pub(crate) fn url_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if authority.starts_with('[') {
-        return authority
-            .split_once(']')
-            .map_or(authority, |(h, _)| h)
-            .trim_start_matches('[');
-    }
-    authority.split(':').next().unwrap_or(authority)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn url_host_extracts_the_host() {
-        assert_eq!(url_host("https://api.github.com/repos"), "api.github.com");
-        assert_eq!(url_host("http://user:pw@example.com:8080/x"), "example.com");
-        assert_eq!(url_host("http://[::1]:80/"), "::1");
-        assert_eq!(url_host("garbage"), "garbage");
-    }
 
     #[test]
     fn imports_have_distinct_names() {
@@ -581,16 +476,39 @@ mod tests {
     }
 
     #[test]
-    fn a_guest_chosen_scope_cannot_forge_another_permission() {
-        let p = Permission::Events {
+    fn requests_are_typed_and_guest_text_cannot_forge_another() {
+        let call = HostCall::EventsEmit {
             name: "x: permission `kv` is what this needs\n".into(),
+            payload: "{}".into(),
         };
-        assert_eq!(p.kind(), "events");
-        let shown = p.to_string();
-        assert!(shown.starts_with("events:"), "{shown}");
-        assert!(!shown.contains("`kv`"), "{shown}");
-        assert!(!shown.contains('\n'), "{shown}");
+        let e = call.requests().unwrap_err();
+        assert_eq!(e.kind, HostErrorKind::InvalidArgument);
+        let call = HostCall::HttpFetch(HttpRequest {
+            method: Method::Post,
+            url: "https://api.github.com/repos/x".into(),
+            headers: Vec::new(),
+            body: None,
+            secret: Some("github".into()),
+            timeout_ms: None,
+        });
+        let r = call.requests().unwrap();
+        assert_eq!(r.len(), 2);
+        assert!(matches!(&r[0], Request::Http { method: Method::Post, .. }));
+        assert!(matches!(&r[1], Request::Secret { name, host }
+            if name.as_str() == "github" && host.to_string() == "api.github.com"));
+        let userinfo = HostCall::HttpFetch(HttpRequest {
+            url: "https://user@api.github.com/".into(),
+            ..match call {
+                HostCall::HttpFetch(r) => r,
+                _ => unreachable!(),
+            }
+        });
+        assert_eq!(
+            userinfo.requests().unwrap_err().kind,
+            HostErrorKind::InvalidArgument
+        );
     }
+
 
     #[test]
     fn a_reply_of_the_wrong_kind_is_an_internal_error() {

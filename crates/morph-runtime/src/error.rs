@@ -62,10 +62,12 @@ pub enum ErrorKind {
     },
     /// The action returned an error.
     Guest(morph_abi::Error),
-    /// A host call was refused for want of a permission, and the action failed for it.
+    /// A host call (or a destructive action) was refused for want of a permission, and
+    /// the action failed for it.
     PermissionDenied {
-        /// The permission the checkpoint refused.
-        permission: crate::call::Permission,
+        /// What the checkpoint refused: the permission, the target, what is granted of
+        /// that kind, and the grant that would allow it.
+        denial: Box<morph_permissions::Denial>,
         /// The extension's id.
         extension: String,
     },
@@ -282,8 +284,8 @@ impl Error {
             ErrorKind::Trap { kind, .. } => format!("trap:{}", kind.as_str()),
             ErrorKind::LimitExceeded { limit, .. } => format!("limit-exceeded:{}", limit.as_str()),
             ErrorKind::Guest(e) => format!("guest-error:{}", e.kind),
-            ErrorKind::PermissionDenied { permission, .. } => {
-                format!("permission-denied:{}", permission.kind())
+            ErrorKind::PermissionDenied { denial, .. } => {
+                format!("permission-denied:{}", denial.permission())
             }
             _ => self.class().to_owned(),
         }
@@ -382,12 +384,9 @@ impl fmt::Display for Error {
                 unit = limit.unit()
             ),
             ErrorKind::Guest(e) => write!(f, "the action failed: {e}"),
-            ErrorKind::PermissionDenied {
-                permission,
-                extension,
-            } => write!(
+            ErrorKind::PermissionDenied { denial, extension } => write!(
                 f,
-                "permission denied: extension `{}` needs permission `{permission}`",
+                "permission denied for extension `{}`: {denial}",
                 extension.escape_debug()
             ),
             ErrorKind::BadGuestData { message } => write!(

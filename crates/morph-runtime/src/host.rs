@@ -1,9 +1,10 @@
 //! The host side of the boundary: the embedder's async [`HostHandler`], the [`Policy`]
-//! that decides each [`Permission`], and [`HostContext`], the one checkpoint every host
+//! that decides each [`Request`], and [`HostContext`], the one checkpoint every host
 //! call of every backend goes through (phase, count, deadline, byte budget, permission,
 //! decision, then the handler).
 
-use crate::call::{HostCall, HostReply, Permission};
+use crate::call::{HostCall, HostReply};
+use morph_permissions::{Decision, Denial, GrantSet, Request};
 use crate::error::{Error, ErrorKind, Limit, Result, TrapKind};
 use crate::limits::Limits;
 use crate::runtime::Usage;
@@ -146,20 +147,13 @@ impl HostHandler for NoCapabilities {
     }
 }
 
-/// The checkpoint's answer for one permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Perform the call.
-    Allow,
-    /// Refuse it: the guest gets `permission-denied`.
-    Deny,
-}
-
-/// Decides whether an extension holds a permission. Effective permissions (requested and
-/// granted) are the embedder's business; the checkpoint asks before every call.
+/// Decides whether an extension may do what a host call (or a destructive action)
+/// requests. Effective permissions (requested by the manifest and granted by the person)
+/// are the embedder's business; the checkpoint asks before every call, and a refusal
+/// carries the [`Denial`] (what was refused, what is granted, what would allow it).
 pub trait Policy: Send + Sync + 'static {
-    /// Whether the extension in `cx` may use `permission`.
-    fn decide(&self, cx: &CallContext, permission: &Permission) -> Decision;
+    /// Whether the extension in `cx` may do `request`.
+    fn decide(&self, cx: &CallContext, request: &Request) -> Decision;
 }
 
 /// The default policy: deny everything (log needs no permission).
@@ -167,28 +161,39 @@ pub trait Policy: Send + Sync + 'static {
 pub struct DenyAll;
 
 impl Policy for DenyAll {
-    fn decide(&self, _: &CallContext, _: &Permission) -> Decision {
-        Decision::Deny
+    fn decide(&self, _: &CallContext, request: &Request) -> Decision {
+        GrantSet::new().allows(request)
     }
 }
 
-/// A fixed set of permissions, granted to whichever extension runs with it.
+/// A fixed set of grants, for whichever extension runs with it.
 #[derive(Debug, Clone, Default)]
-pub struct Grants(std::collections::BTreeSet<Permission>);
+pub struct Grants(GrantSet);
 
 impl Grants {
-    /// Grants exactly `permissions`.
-    pub fn new(permissions: impl IntoIterator<Item = Permission>) -> Self {
-        Grants(permissions.into_iter().collect())
+    /// Grants exactly `grants`.
+    pub fn new(grants: impl IntoIterator<Item = morph_permissions::Grant>) -> Self {
+        Grants(grants.into_iter().collect())
+    }
+
+    /// Grants written as text, e.g. `["clock", "http:GET https://api.github.com"]`.
+    ///
+    /// # Errors
+    /// The first grant that does not parse.
+    pub fn parse<S: AsRef<str>>(
+        grants: impl IntoIterator<Item = S>,
+    ) -> std::result::Result<Self, morph_permissions::Error> {
+        grants
+            .into_iter()
+            .map(|g| g.as_ref().parse())
+            .collect::<std::result::Result<GrantSet, _>>()
+            .map(Grants)
     }
 }
 
 impl Policy for Grants {
-    fn decide(&self, _: &CallContext, permission: &Permission) -> Decision {
-        match self.0.contains(permission) {
-            true => Decision::Allow,
-            false => Decision::Deny,
-        }
+    fn decide(&self, _: &CallContext, request: &Request) -> Decision {
+        self.0.allows(request)
     }
 }
 
@@ -252,7 +257,7 @@ pub struct HostContext {
     transferred: u64,
     log_bytes: u64,
     logs_dropped: u64,
-    denied: Option<Permission>,
+    denied: Option<Box<Denial>>,
     memory_refused: Option<u64>,
 }
 
@@ -284,12 +289,13 @@ impl HostContext {
     }
 
     /// Starts a guest call of `kind`: fails when the instance is unusable (an earlier
-    /// call trapped, hit a limit or was cancelled), otherwise resets the per-call
-    /// counters and starts the clock. Every backend calls this before entering the guest,
-    /// and [`HostContext::end`] after.
+    /// call trapped, hit a limit or was cancelled) or when a destructive action is not
+    /// granted, otherwise resets the per-call counters and starts the clock. Every backend
+    /// calls this before entering the guest, and [`HostContext::end`] after.
     ///
     /// # Errors
-    /// `Poisoned` or `Cancelled`.
+    /// `Poisoned` or `Cancelled`; `PermissionDenied` for a destructive action without its
+    /// grant (the instance stays usable).
     pub fn begin(&mut self, kind: CallKind) -> Result<()> {
         match &self.state {
             State::Ready => {}
@@ -302,6 +308,28 @@ impl HostContext {
             State::Poisoned(cause) => {
                 return Err(Error::new(ErrorKind::Poisoned {
                     cause: cause.clone(),
+                }));
+            }
+        }
+        if let CallKind::Execute {
+            action,
+            side_effect: side_effect @ morph_abi::SideEffect::Destructive,
+        } = &kind
+        {
+            let request = Request::action(action, *side_effect).map_err(|e| {
+                Error::new(ErrorKind::InvalidInput {
+                    action: action.to_string(),
+                    message: format!("a destructive action needs a grant by its name: {e}"),
+                })
+            })?;
+            let cx = CallContext {
+                extension: self.cx.extension.clone(),
+                kind: kind.clone(),
+            };
+            if let Decision::Deny(denial) = self.policy.decide(&cx, &request) {
+                return Err(Error::new(ErrorKind::PermissionDenied {
+                    denial,
+                    extension: self.cx.extension.to_string(),
                 }));
             }
         }
@@ -445,10 +473,10 @@ impl HostContext {
     /// (a typed value, never read from the guest's message).
     pub fn guest_error(&self, e: morph_abi::Error) -> Error {
         if e.kind == morph_abi::ErrorKind::PermissionDenied
-            && let Some(permission) = &self.denied
+            && let Some(denial) = &self.denied
         {
             return Error::new(ErrorKind::PermissionDenied {
-                permission: permission.clone(),
+                denial: denial.clone(),
                 extension: self.cx.extension.to_string(),
             });
         }
@@ -482,7 +510,7 @@ impl HostContext {
     /// (the component model's rule), the host-call count, the deadline, the bytes the
     /// call carries (`bytes`, already copied by the caller's lifting); then writes a
     /// `log`, refuses an undeclared event, and asks the [`Policy`] about each
-    /// [`Permission`] the call needs. A refusal is recorded (typed) and answered to the
+    /// [`Request`] the call makes. A refusal is recorded (typed) and answered to the
     /// guest; an allowed call goes to the handler.
     ///
     /// # Errors
@@ -523,19 +551,22 @@ impl HostContext {
                 ))));
             }
         }
-        for permission in call.permissions() {
+        let requests = match call.requests() {
+            Ok(r) => r,
+            Err(e) => return Ok(Admission::Answered(Err(e))),
+        };
+        for request in requests {
             let decision = match self.cx.kind {
                 // describe() and the start function run with no permissions.
-                CallKind::Execute { .. } => self.policy.decide(&self.cx, &permission),
-                _ => Decision::Deny,
+                CallKind::Execute { .. } => self.policy.decide(&self.cx, &request),
+                _ => DenyAll.decide(&self.cx, &request),
             };
-            if decision == Decision::Deny {
+            if let Decision::Deny(denial) = decision {
                 let message = format!(
-                    "extension `{}` may not {}: permission `{permission}` is not granted",
-                    self.cx.extension.escape_debug(),
-                    call.describe_action()
+                    "extension `{}` may not do this: {denial}",
+                    self.cx.extension.escape_debug()
                 );
-                self.denied = Some(permission);
+                self.denied = Some(denial);
                 return Ok(Admission::Answered(Err(HostError::new(
                     HostErrorKind::PermissionDenied,
                     message,
@@ -599,11 +630,40 @@ mod tests {
             "x: permission `clock` is what this needs",
         ));
         match e.kind() {
-            ErrorKind::PermissionDenied { permission, .. } => {
-                assert_eq!(permission, &Permission::KvRead)
+            ErrorKind::PermissionDenied { denial, .. } => {
+                assert_eq!(denial.request(), &Request::KvRead);
+                assert_eq!(
+                    denial.suggestion().map(ToString::to_string).as_deref(),
+                    Some("kv-read")
+                );
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_destructive_action_needs_its_own_grant_and_a_refusal_leaves_the_instance_usable() {
+        let wipe = || CallKind::Execute {
+            action: "wipe".into(),
+            side_effect: SideEffect::Destructive,
+        };
+        let mut h = HostContext::new(InstanceConfig::new("t", Limits::default()));
+        let e = h.begin(wipe()).unwrap_err();
+        assert_eq!(e.detail(), "permission-denied:action");
+        assert!(!e.poisons());
+        match e.kind() {
+            ErrorKind::PermissionDenied { denial, .. } => assert_eq!(
+                denial.suggestion().map(ToString::to_string).as_deref(),
+                Some("action:destructive:wipe")
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Refused before the call began: the instance serves the next one.
+        h.begin(CallKind::Describe).unwrap();
+        h.end(Ok(())).unwrap();
+        let granted = Arc::new(Grants::parse(["action:destructive:wipe"]).unwrap());
+        let mut h = HostContext::new(InstanceConfig::new("t", Limits::default()).policy(granted));
+        h.begin(wipe()).unwrap();
     }
 
     #[test]
@@ -625,7 +685,7 @@ mod tests {
 
     #[test]
     fn granted_permissions_reach_the_handler_and_describe_gets_none() {
-        let grants = Arc::new(Grants::new([Permission::Clock]));
+        let grants = Arc::new(Grants::parse(["clock"]).unwrap());
         let mut h = executing(grants.clone());
         assert!(matches!(
             h.admit(&HostCall::ClockNowMs, 0).unwrap(),

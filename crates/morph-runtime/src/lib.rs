@@ -6,11 +6,12 @@
 //! - **[`Runtime`]**: what a backend is: compile (after [`validate`]), serialize and
 //!   deserialize compiled code, instantiate with [`Limits`], a [`HostHandler`] and a
 //!   [`Policy`]. An [`Instance`] then serves `describe` and `execute`, asynchronously.
-//! - **Host calls as data** ([`HostCall`], [`HostReply`], [`Permission`]): one value per
-//!   import of the contract, lifted once by the shared Canonical ABI (or built from the
-//!   component bindings' values) and taken through **one checkpoint**
-//!   ([`HostContext::admit`]): phase, count, deadline, bytes, permission, decision, then
-//!   the embedder's async [`HostHandler`].
+//! - **Host calls as data** ([`HostCall`], [`HostReply`], and the typed [`Request`]s of
+//!   `morph-permissions`): one value per import of the contract, lifted once by the
+//!   shared Canonical ABI (or built from the component bindings' values) and taken
+//!   through **one checkpoint** ([`HostContext::admit`]): phase, count, deadline, bytes,
+//!   each request's [`Decision`] by the [`Policy`], then the embedder's async
+//!   [`HostHandler`].
 //! - **The per-call protocol** ([`protocol`]): usable check, limits, tracing span, call
 //!   kind, lowering, guest call, lifting, post-return, poisoning, written once; a backend
 //!   only enters the guest, reads and writes its memory and calls its allocator.
@@ -32,15 +33,16 @@ pub mod protocol;
 mod runtime;
 
 pub use abi::{GuestMemory, LowerPlan, check_range};
-pub use call::{
-    Answer, HostCall, HostFunc, HostReply, IMPORTS, ImportSpec, Permission, find_import,
-};
+pub use call::{Answer, HostCall, HostFunc, HostReply, IMPORTS, ImportSpec, find_import};
 pub use error::{Error, ErrorKind, Limit, Result, TrapKind};
 pub use host::{
-    Admission, Blocking, BoxFuture, CallContext, CallKind, Decision, DenyAll, Grants, HostContext,
+    Admission, Blocking, BoxFuture, CallContext, CallKind, DenyAll, Grants, HostContext,
     HostHandler, NoCapabilities, Phase, Policy, SyncHostHandler,
 };
-pub use limits::{Limits, Metering};
+/// The permission language the checkpoint decides in (re-exported from
+/// `morph-permissions`).
+pub use morph_permissions::{Decision, Denial, Grant, GrantSet, PermissionKind, Request};
+pub use limits::{HOST_CALL_FUEL, Limits, Metering};
 pub use module::{
     HiddenStart, ModuleInfo, START_EXPORT, SUPPORTED_CONTRACTS, frame_compiled, hide_start,
     hide_start_as, prepare, unframe_compiled, validate, wasm_features,

@@ -48,6 +48,12 @@ pub struct Limits {
     pub max_log_bytes: u64,
 }
 
+/// What one host call costs of the CPU budget ([`Limits::fuel`]), on top of the guest's
+/// instructions, on every backend and under both meterings: a guest making cheap host
+/// calls in a loop runs out of budget as one that computes does, not only at the
+/// deadline. About what the host spends serving the cheapest call, in instructions.
+pub const HOST_CALL_FUEL: u64 = 1_000;
+
 impl Limits {
     /// Default memory limit: 64 MiB.
     pub const DEFAULT_MEMORY: u64 = 64 << 20;

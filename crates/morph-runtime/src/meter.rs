@@ -30,7 +30,10 @@
 //!
 //! Cost model: one unit per wasm operator, charged when the straight-line run that
 //! contains it is entered (at function entry and after every `block`, `loop`, `if`,
-//! `else`, `end` and `br_if`).
+//! `else`, `end` and `br_if`); and [`HOST_CALL_FUEL`](crate::HOST_CALL_FUEL) units per
+//! host call, charged by a wrapper of each imported function. Every reference to an
+//! import (a `call`, a `ref.func`, an element segment, an export, the start function) is
+//! sent to its wrapper, so a host call reached through a table pays too.
 //!
 //! A backend tells a metering stop from another trap by reading [`FUEL_GLOBAL`] after the
 //! trap ([`exhausted`]); where it cannot read globals (a component), by the index of the
@@ -211,8 +214,43 @@ fn charge(f: &mut Function, cost: u64, fuel: u32, trap: u32) {
     f.instruction(&Instruction::End);
 }
 
-fn instrument_body(body: wasmparser::FunctionBody<'_>, fuel: u32, trap: u32) -> Result<Function> {
-    let mut rt = RoundtripReencoder;
+/// Reencodes with every reference to an imported function sent to that import's wrapper
+/// (see the module docs).
+#[derive(Debug, Clone, Copy)]
+struct Remap {
+    /// Imported functions: indices `0..imports`.
+    imports: u32,
+    /// The wrapper of import 0; import `i`'s is `first_wrapper + i`.
+    first_wrapper: u32,
+}
+
+impl Remap {
+    fn func(&self, func: u32) -> u32 {
+        match func < self.imports {
+            true => self.first_wrapper.saturating_add(func),
+            false => func,
+        }
+    }
+}
+
+impl Reencode for Remap {
+    type Error = std::convert::Infallible;
+
+    fn function_index(
+        &mut self,
+        func: u32,
+    ) -> std::result::Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
+        Ok(self.func(func))
+    }
+}
+
+fn instrument_body(
+    body: wasmparser::FunctionBody<'_>,
+    fuel: u32,
+    trap: u32,
+    remap: Remap,
+) -> Result<Function> {
+    let mut rt = remap;
     let mut f = rt.new_function_with_parsed_locals(&body).map_err(err)?;
     let ops: Vec<Operator<'_>> = body
         .get_operators_reader()
@@ -268,6 +306,7 @@ pub fn instrument(wasm: &[u8], budget: u64) -> Result<Instrumented> {
         .ok_or_else(|| err("too many functions"))?;
     let mut wrappers: Vec<Wrapper> = Vec::new();
     let mut export_map: HashMap<String, u32> = HashMap::new();
+    let imports = s.imported_funcs;
     let next_index = |wrappers: &Vec<Wrapper>| -> Result<u32> {
         count(wrappers.len())?
             .checked_add(trap_func)
@@ -292,8 +331,18 @@ pub fn instrument(wasm: &[u8], budget: u64) -> Result<Instrumented> {
         }
         None => None,
     };
+    // The imports' wrappers come last, after the entry and start wrappers.
+    let first_wrapper = next_index(&wrappers)?;
+    first_wrapper
+        .checked_add(imports)
+        .ok_or_else(|| err("too many functions"))?;
+    let remap = Remap {
+        imports,
+        first_wrapper,
+    };
     let mut pass = Meter {
         s,
+        remap,
         budget,
         trap_ty,
         fuel,
@@ -317,6 +366,7 @@ struct Wrapper {
 /// The metering rewrite, section by section.
 struct Meter {
     s: Scan,
+    remap: Remap,
     budget: i64,
     trap_ty: u32,
     fuel: u32,
@@ -344,7 +394,19 @@ impl Meter {
         for w in &self.wrappers {
             f.function(self.type_of(w.func)?);
         }
+        for import in 0..self.remap.imports {
+            f.function(self.type_of(import)?);
+        }
         Ok(())
+    }
+
+    fn params_of(&self, func: u32) -> Result<u32> {
+        let ty = self.type_of(func)?;
+        usize::try_from(ty)
+            .ok()
+            .and_then(|t| self.s.type_params.get(t))
+            .copied()
+            .ok_or_else(|| err("type index out of range"))
     }
 
     fn add_globals(&self, g: &mut GlobalSection) {
@@ -377,12 +439,7 @@ impl Meter {
         trap.instruction(&Instruction::End);
         section.function(&trap);
         for w in &self.wrappers {
-            let ty = self.type_of(w.func)?;
-            let params = usize::try_from(ty)
-                .ok()
-                .and_then(|t| self.s.type_params.get(t))
-                .copied()
-                .ok_or_else(|| err("type index out of range"))?;
+            let params = self.params_of(w.func)?;
             let in_call = self
                 .fuel
                 .checked_add(1)
@@ -411,7 +468,8 @@ impl Meter {
             for p in 0..params {
                 f.instruction(&Instruction::LocalGet(p));
             }
-            f.instruction(&Instruction::Call(w.func));
+            // An entry that is an import itself pays as a host call.
+            f.instruction(&Instruction::Call(self.remap.func(w.func)));
             match w.wrap {
                 // The results stay on the stack below.
                 Wrap::Entry => set_in_call(&mut f, 0),
@@ -421,6 +479,17 @@ impl Meter {
                 }
                 Wrap::Realloc | Wrap::Start => {}
             }
+            f.instruction(&Instruction::End);
+            section.function(&f);
+        }
+        // Each import's wrapper: charge the host call, then make it.
+        for import in 0..self.remap.imports {
+            let mut f = Function::new([]);
+            charge(&mut f, crate::HOST_CALL_FUEL, self.fuel, self.trap_func);
+            for p in 0..self.params_of(import)? {
+                f.instruction(&Instruction::LocalGet(p));
+            }
+            f.instruction(&Instruction::Call(import));
             f.instruction(&Instruction::End);
             section.function(&f);
         }
@@ -435,6 +504,7 @@ impl<'a> Rewrite<'a> for Meter {
 
     fn section(&mut self, payload: &Payload<'a>, out: &mut Module) -> Result<bool> {
         let mut rt = RoundtripReencoder;
+        let mut remap = self.remap;
         match payload {
             Payload::TypeSection(r) => {
                 let mut t = TypeSection::new();
@@ -450,7 +520,7 @@ impl<'a> Rewrite<'a> for Meter {
             }
             Payload::GlobalSection(r) => {
                 let mut g = GlobalSection::new();
-                rt.parse_global_section(&mut g, r.clone()).map_err(err)?;
+                remap.parse_global_section(&mut g, r.clone()).map_err(err)?;
                 self.add_globals(&mut g);
                 out.section(&g);
             }
@@ -460,6 +530,7 @@ impl<'a> Rewrite<'a> for Meter {
                     let ex = ex.map_err(err)?;
                     let index = match (ex.kind, self.export_map.get(ex.name)) {
                         (ExternalKind::Func, Some(w)) => *w,
+                        (ExternalKind::Func, None) => self.remap.func(ex.index),
                         _ => ex.index,
                     };
                     e.export(ex.name, export_kind(ex.kind), index);
@@ -471,6 +542,11 @@ impl<'a> Rewrite<'a> for Meter {
                 if let Some(w) = self.start_wrapper {
                     out.section(&StartSection { function_index: w });
                 }
+            }
+            Payload::ElementSection(r) => {
+                let mut e = wasm_encoder::ElementSection::new();
+                remap.parse_element_section(&mut e, r.clone()).map_err(err)?;
+                out.section(&e);
             }
             _ => return Ok(false),
         }
@@ -484,7 +560,12 @@ impl<'a> Rewrite<'a> for Meter {
     fn code(&mut self, bodies: Vec<FunctionBody<'a>>, out: &mut Module) -> Result<()> {
         let mut section = CodeSection::new();
         for body in bodies {
-            section.function(&instrument_body(body, self.fuel, self.trap_func)?);
+            section.function(&instrument_body(
+                body,
+                self.fuel,
+                self.trap_func,
+                self.remap,
+            )?);
         }
         self.add_code(&mut section)?;
         out.section(&section);
@@ -578,6 +659,66 @@ mod tests {
             [(FUEL_GLOBAL.to_owned(), ExternalKind::Global, 1)]
         );
         assert_eq!(out.trap_func, 1);
+    }
+
+    #[test]
+    fn every_reference_to_an_import_goes_through_its_charging_wrapper() {
+        let out = instrumented(
+            r#"(module
+                 (import "m" "f" (func $f (param i32)))
+                 (import "m" "g" (func $g))
+                 (table 2 funcref)
+                 (elem (i32.const 0) func $f $g)
+                 (global funcref (ref.func $g))
+                 (func (export "run") (call $f (i32.const 1)) (call $g))
+                 (export "reexport" (func $g)))"#,
+        );
+        // Functions: imports 0, 1; `run` 2; trap 3; the imports' wrappers 4, 5.
+        assert_eq!(out.trap_func, 3);
+        let ex = exports(&out.wasm);
+        assert!(ex.contains(&("reexport".to_owned(), ExternalKind::Func, 5)), "{ex:?}");
+        let mut elements = Vec::new();
+        let mut global_refs = Vec::new();
+        let mut calls = Vec::new();
+        let mut code = 0;
+        for p in Parser::new(0).parse_all(&out.wasm) {
+            match p.unwrap() {
+                Payload::ElementSection(r) => {
+                    for e in r {
+                        if let wasmparser::ElementItems::Functions(f) = e.unwrap().items {
+                            elements.extend(f.into_iter().map(Result::unwrap));
+                        }
+                    }
+                }
+                Payload::GlobalSection(r) => {
+                    for g in r {
+                        for op in g.unwrap().init_expr.get_operators_reader() {
+                            if let Operator::RefFunc { function_index } = op.unwrap() {
+                                global_refs.push(function_index);
+                            }
+                        }
+                    }
+                }
+                Payload::CodeSectionEntry(body) => {
+                    let mine = code;
+                    code += 1;
+                    for op in body.get_operators_reader().unwrap() {
+                        if let Operator::Call { function_index } = op.unwrap() {
+                            calls.push((mine, function_index));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(elements, [4, 5]);
+        assert_eq!(global_refs, [5]);
+        // `run` (body 0) calls the wrappers; each wrapper (bodies 2, 3) charges, then
+        // calls its import.
+        assert!(calls.contains(&(0, 4)) && calls.contains(&(0, 5)), "{calls:?}");
+        assert!(!calls.iter().any(|&(body, f)| body == 0 && f < 2), "{calls:?}");
+        assert!(calls.contains(&(2, 0)) && calls.contains(&(3, 1)), "{calls:?}");
+        assert!(calls.contains(&(2, 3)), "the wrapper's charge traps: {calls:?}");
     }
 
     #[test]

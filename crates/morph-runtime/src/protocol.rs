@@ -44,6 +44,14 @@ pub trait GuestAccess: GuestMemory + Send {
     /// Calls the guest's `cabi_realloc(0, 0, align, size)`. Must map engine errors to
     /// Morph's taxonomy.
     fn alloc(&mut self, align: u32, size: u32) -> impl Future<Output = Result<u32>> + Send;
+
+    /// Takes `units` from the current call's native CPU budget (the engine's fuel): what
+    /// a host call costs ([`HOST_CALL_FUEL`](crate::HOST_CALL_FUEL)). Never called under
+    /// deterministic metering, where the module's import wrappers pay.
+    ///
+    /// # Errors
+    /// `LimitExceeded(cpu)` when the budget left is smaller.
+    fn burn(&mut self, units: u64) -> Result<()>;
 }
 
 /// What a core backend implements so that the protocol can drive it.
@@ -221,7 +229,11 @@ pub struct Delivery {
 /// An error that traps the guest: malformed arguments, a limit, a host call where none
 /// is allowed.
 pub fn admit<G: GuestAccess>(g: &mut G, func: HostFunc, args: &[u32]) -> Result<PendingCall> {
-    // The component model's rule first, before any byte is read.
+    // The call's cost first, as deterministic metering charges it before the call.
+    if g.host().limits().metering == crate::Metering::Native {
+        g.burn(crate::HOST_CALL_FUEL)?;
+    }
+    // The component model's rule, before any byte is read.
     if g.host().phase() != Phase::Guest {
         return Err(Error::trap(crate::error::TrapKind::CannotLeave));
     }

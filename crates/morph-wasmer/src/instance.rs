@@ -60,6 +60,37 @@ struct Env {
 }
 
 impl Env {
+    /// Takes `units` of native fuel (wasmer's metering points) from the current call: a
+    /// host call's cost. Nothing to take when the call is unmetered.
+    ///
+    /// # Errors
+    /// `LimitExceeded(cpu)` when fewer points are left.
+    fn burn(&self, store: &mut wasmer::StoreMut<'_>, units: u64) -> Result<()> {
+        let Some(Meter::Native {
+            remaining,
+            exhausted,
+        }) = &self.meter
+        else {
+            return Ok(());
+        };
+        let engine = |e: wasmer::RuntimeError| {
+            Error::engine(format!("could not set the fuel: {}", e.message()))
+        };
+        let left = match remaining.get(store) {
+            Value::I64(points) => points as u64,
+            _ => 0,
+        };
+        match left.checked_sub(units) {
+            Some(rest) => remaining.set(store, Value::I64(rest as i64)).map_err(engine),
+            None => {
+                remaining.set(store, Value::I64(0)).map_err(engine)?;
+                exhausted.set(store, Value::I32(1)).map_err(engine)?;
+                let max = self.budget();
+                Err(Error::limit(Limit::Cpu, max, max))
+            }
+        }
+    }
+
     /// The CPU budget of a call, as the limit errors report it.
     fn budget(&self) -> u64 {
         match &self.meter {
@@ -193,6 +224,10 @@ impl GuestAccess for CallerMem<'_, '_> {
         realloc
             .call(self.cx, 0, 0, align, size)
             .map_err(|e| map_error(e, self.cx))
+    }
+    fn burn(&mut self, units: u64) -> Result<()> {
+        let (env, mut store) = self.cx.data_and_store_mut();
+        env.burn(&mut store, units)
     }
 }
 
@@ -520,6 +555,11 @@ impl GuestAccess for WasmerGuest {
     async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
         let realloc = self.realloc.clone();
         self.run(false, |store| realloc.call(store, 0, 0, align, size))
+    }
+    fn burn(&mut self, units: u64) -> Result<()> {
+        let mut cx = self.env.clone().into_mut(&mut self.store);
+        let (env, mut store) = cx.data_and_store_mut();
+        env.burn(&mut store, units)
     }
 }
 

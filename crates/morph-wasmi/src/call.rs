@@ -196,6 +196,23 @@ fn refuel(ctx: &mut impl AsContextMut<Data = StoreData>, need: u64) -> Result<()
     ctx.set_fuel(give).map_err(|e| Error::engine(e.to_string()))
 }
 
+/// Takes `units` of native fuel from the current call, from the store's share first, then
+/// from the reserve (a host call's cost).
+///
+/// # Errors
+/// `LimitExceeded(cpu)` when less is left.
+fn burn(ctx: &mut impl AsContextMut<Data = StoreData>, units: u64) -> Result<()> {
+    let mut ctx = ctx.as_context_mut();
+    let in_store = ctx.get_fuel().map_err(|e| Error::engine(e.to_string()))?;
+    let data = ctx.data_mut();
+    let Some(left) = in_store.saturating_add(data.reserve).checked_sub(units) else {
+        return Err(data.cpu_error());
+    };
+    let give = left.min(in_store);
+    data.reserve = left - give;
+    ctx.set_fuel(give).map_err(|e| Error::engine(e.to_string()))
+}
+
 /// Between two slices: stops the call when its deadline has passed, refuels it otherwise.
 fn next_slice(ctx: &mut impl AsContextMut<Data = StoreData>, need: u64) -> Result<()> {
     {
@@ -344,6 +361,9 @@ impl<C: StoreContext> GuestAccess for StoreAccess<C> {
     async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
         let g = self.guest()?;
         run(&mut self.store, &g.realloc, (0, 0, align, size))
+    }
+    fn burn(&mut self, units: u64) -> Result<()> {
+        burn(&mut self.store, units)
     }
 }
 

@@ -249,6 +249,12 @@ impl GuestAccess for WasmiInstance {
         .alloc(align, size)
         .await
     }
+    fn burn(&mut self, units: u64) -> Result<()> {
+        StoreAccess {
+            store: &mut self.store,
+        }
+        .burn(units)
+    }
 }
 
 impl GuestCalls for WasmiInstance {

@@ -1,7 +1,7 @@
 //! `wasmtime`: the module wrapped as a component and run with `bindgen!`, the reference
 //! semantics of the contract.
 
-use crate::engine::{Crossing, StoreData, arm, fuel_used, map_error, new_store};
+use crate::engine::{Crossing, StoreData, arm, burn, fuel_used, map_error, new_store};
 use morph_abi as abi;
 use morph_runtime::protocol::{LiftedCalls, LiftedInstance, serve_lifted};
 use morph_runtime::{
@@ -211,8 +211,21 @@ fn hostcall_fuel(guest_bytes: u64) -> usize {
 /// default, each time). A call hook sets that fuel, at each crossing, from the budget
 /// that bounds it on every backend (the transfer budget left, or the output limit) and
 /// notes which crossing it is, so running out maps to the same limit.
+///
+/// The same hook charges each contract host call's cost to native fuel as it returns
+/// (the bindings' host functions cannot reach the store; the hook also sees wasmtime's
+/// own libcalls, so it charges only when the checkpoint counted a new host call). Under
+/// deterministic metering the module's import wrappers pay instead.
 fn watch_crossings(store: &mut Store<StoreData>) {
     store.call_hook(|mut cx, hook| {
+        let data = cx.data_mut();
+        if matches!(hook, CallHook::ReturningFromHost)
+            && data.metered.is_none()
+            && data.host.host_calls() > data.charged_calls
+        {
+            data.charged_calls = data.host.host_calls();
+            burn(&mut cx, morph_runtime::HOST_CALL_FUEL).map_err(wasmtime::Error::new)?;
+        }
         let data = cx.data_mut();
         let (crossing, budget) = match hook {
             CallHook::CallingHost => (Crossing::HostCall, data.host.transfer_left()),

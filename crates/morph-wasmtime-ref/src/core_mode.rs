@@ -2,7 +2,7 @@
 //! host-call checkpoint and per-call protocol. This file only enters the guest, reads and
 //! writes its memory and calls its allocator, all asynchronously.
 
-use crate::engine::{StoreData, arm, fuel_used, map_error, map_error_data, new_store};
+use crate::engine::{StoreData, arm, burn, fuel_used, map_error, map_error_data, new_store};
 use morph_runtime::protocol::{CoreInstance, Export, GuestAccess, GuestCalls, now, serve};
 use morph_runtime::{
     CompiledModule, Error, GuestMemory, HostContext, IMPORTS, Instance, InstanceConfig, ModuleInfo,
@@ -234,6 +234,9 @@ impl GuestAccess for CallerMem<'_, '_> {
             .await
             .map_err(|err| map_error_data(err, self.caller.data()))
     }
+    fn burn(&mut self, units: u64) -> Result<()> {
+        burn(&mut *self.caller, units)
+    }
 }
 
 struct CoreInst {
@@ -320,6 +323,9 @@ impl GuestAccess for CoreInst {
         invoke(&self.exports.realloc, &mut self.store, (0, 0, align, size))
             .await
             .map_err(|e| map_error(e, &self.store))
+    }
+    fn burn(&mut self, units: u64) -> Result<()> {
+        burn(&mut self.store, units)
     }
 }
 

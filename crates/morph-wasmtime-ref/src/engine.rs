@@ -6,7 +6,7 @@ use morph_runtime::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{AsContextMut, Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 
 /// How often the epoch advances: the wall-clock deadline's resolution.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -168,6 +168,9 @@ pub(crate) struct StoreData {
     pub(crate) inline: bool,
     /// Component mode: what wasmtime lifts next, if it lifts anything.
     pub(crate) crossing: Crossing,
+    /// Component mode: host calls of the current guest call already charged to native
+    /// fuel (see `component::watch_crossings`).
+    pub(crate) charged_calls: u64,
 }
 
 /// What a component store's next lifting is for, kept by its call hook (see
@@ -226,6 +229,7 @@ pub(crate) fn new_store(
             core: None,
             inline,
             crossing: Crossing::None,
+            charged_calls: 0,
         },
     );
     store.limiter(|d| d as &mut dyn ResourceLimiter);
@@ -250,8 +254,23 @@ pub(crate) fn arm(store: &mut Store<StoreData>) -> Result<()> {
     store
         .set_fuel(fuel)
         .map_err(|e| Error::engine(e.to_string()))?;
+    store.data_mut().charged_calls = 0;
     store.set_epoch_deadline(1);
     Ok(())
+}
+
+/// Takes `units` of native fuel from the current call (a host call's cost).
+///
+/// # Errors
+/// `LimitExceeded(cpu)` when less is left.
+pub(crate) fn burn(mut cx: impl AsContextMut<Data = StoreData>, units: u64) -> Result<()> {
+    let mut cx = cx.as_context_mut();
+    let left = cx.get_fuel().map_err(|e| Error::engine(e.to_string()))?;
+    let Some(rest) = left.checked_sub(units) else {
+        let max = cx.data().host.limits().fuel.unwrap_or(u64::MAX);
+        return Err(Error::limit(Limit::Cpu, max, max));
+    };
+    cx.set_fuel(rest).map_err(|e| Error::engine(e.to_string()))
 }
 
 /// Fuel used in the current call.
