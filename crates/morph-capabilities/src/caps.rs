@@ -454,6 +454,7 @@ impl Inner {
         reply
     }
 
+    /// Performs `call`, adding its audit entries to `audit`.
     async fn perform(
         &self,
         cx: &CallContext,
@@ -462,78 +463,66 @@ impl Inner {
         audit: &mut Vec<Entry>,
     ) -> Result<HostReply, HostError> {
         let ext: Arc<str> = Arc::clone(&cx.extension);
-        let mut entry = |permission, target: String, outcome, detail: String| {
-            audit.push(Entry {
-                permission,
-                target,
-                outcome,
-                detail,
-            });
-        };
-        // The outcome of a call that went as asked, or failed.
-        let settle = |r: &Result<HostReply, HostError>, done: AuditOutcome, detail: String| match r
-        {
-            Ok(_) => (done, detail),
-            Err(e) => (AuditOutcome::Failed, e.message.clone()),
-        };
         let dry = self.dry_run;
-        match call {
-            HostCall::Log { .. } => Ok(HostReply::Done),
-            HostCall::HttpFetch(request) => Fetch {
-                inner: self,
-                cx,
-                audit,
+        // What the call did when it succeeded (`done` and `detail`); a failure records
+        // `failed` with its message instead.
+        let (reply, permission, target, done, detail) = match call {
+            HostCall::Log { .. } => return Ok(HostReply::Done),
+            HostCall::HttpFetch(request) => {
+                let fetch = Fetch {
+                    inner: self,
+                    cx,
+                    audit,
+                };
+                return fetch.run(request).await.map(HostReply::Http);
             }
-            .run(request)
-            .await
-            .map(HostReply::Http),
             HostCall::KvGet { key } => {
                 let target = format!("key `{}`", shown(&key));
-                let r = self
-                    .on_store(move |s| s.kv_get(&ext, &key))
-                    .await
-                    .map(HostReply::Value);
+                let r = self.on_store(move |s| s.kv_get(&ext, &key)).await;
                 let detail = match &r {
-                    Ok(HostReply::Value(Some(v))) => format!("{} bytes", v.len()),
+                    Ok(Some(v)) => format!("{} bytes", v.len()),
                     _ => "absent".to_owned(),
                 };
-                let (outcome, detail) = settle(&r, AuditOutcome::Allowed, detail);
-                entry(PermissionKind::KvRead, target, outcome, detail);
-                r
+                let r = r.map(HostReply::Value);
+                (
+                    r,
+                    PermissionKind::KvRead,
+                    target,
+                    AuditOutcome::Allowed,
+                    detail,
+                )
             }
             HostCall::KvListKeys { prefix } => {
                 let target = format!("keys under `{}`", shown(&prefix));
-                let r = self
-                    .on_store(move |s| s.kv_list_keys(&ext, &prefix))
-                    .await
-                    .map(HostReply::Keys);
-                let detail = match &r {
-                    Ok(HostReply::Keys(k)) => format!("{} keys", k.len()),
-                    _ => String::new(),
-                };
-                let (outcome, detail) = settle(&r, AuditOutcome::Allowed, detail);
-                entry(PermissionKind::KvRead, target, outcome, detail);
-                r
+                let r = self.on_store(move |s| s.kv_list_keys(&ext, &prefix)).await;
+                let detail = r.as_ref().map(|k| format!("{} keys", k.len()));
+                let detail = detail.unwrap_or_default();
+                let r = r.map(HostReply::Keys);
+                (
+                    r,
+                    PermissionKind::KvRead,
+                    target,
+                    AuditOutcome::Allowed,
+                    detail,
+                )
             }
             HostCall::KvSet { key, value } => {
                 let target = format!("key `{}`", shown(&key));
                 let len = value.len();
                 let r = self.kv_set(ext, key, value, &profile.kv_quotas).await;
-                let (done, detail) = match dry {
-                    true => (AuditOutcome::DryRun, format!("not written: {len} bytes")),
-                    false => (AuditOutcome::Allowed, format!("{len} bytes")),
+                let (done, verb) = match dry {
+                    true => (AuditOutcome::DryRun, "not written: "),
+                    false => (AuditOutcome::Allowed, ""),
                 };
                 let detail = match &r {
                     Ok(usage) => format!(
-                        "{detail}; the store holds {} bytes in {} keys",
+                        "{verb}{len} bytes; the store holds {} bytes in {} keys",
                         usage.bytes, usage.keys
                     ),
-                    Err(_) => detail,
+                    Err(_) => String::new(),
                 };
                 let r = r.map(|_| HostReply::Done);
-                let (outcome, detail) = settle(&r, done, detail);
-                entry(PermissionKind::KvWrite, target, outcome, detail);
-                r
+                (r, PermissionKind::KvWrite, target, done, detail)
             }
             HostCall::KvDelete { key } => {
                 let target = format!("key `{}`", shown(&key));
@@ -553,59 +542,72 @@ impl Inner {
                     (Ok(false), true) => "not deleted (no such key)",
                     (Ok(true), false) => "deleted",
                     _ => "no such key",
-                }
-                .to_owned();
+                };
                 let r = r.map(HostReply::Deleted);
-                let (outcome, detail) = settle(&r, done, detail);
-                entry(PermissionKind::KvWrite, target, outcome, detail);
-                r
+                (r, PermissionKind::KvWrite, target, done, detail.to_owned())
             }
             HostCall::EventsEmit { name, payload } => {
                 let target = shown(&name);
-                let r = self.emit(cx, profile, name, &payload);
-                let (done, detail) = match dry {
-                    true => (
-                        AuditOutcome::DryRun,
-                        format!("not delivered: {} bytes", payload.len()),
-                    ),
-                    false => (AuditOutcome::Allowed, format!("{} bytes", payload.len())),
+                let (done, verb) = match dry {
+                    true => (AuditOutcome::DryRun, "not delivered: "),
+                    false => (AuditOutcome::Allowed, ""),
                 };
-                let r = r.map(|()| HostReply::Done);
-                let (outcome, detail) = settle(&r, done, detail);
-                entry(PermissionKind::Events, target, outcome, detail);
-                r
+                let detail = format!("{verb}{} bytes", payload.len());
+                let r = self
+                    .emit(cx, profile, name, &payload)
+                    .map(|()| HostReply::Done);
+                (r, PermissionKind::Events, target, done, detail)
             }
             HostCall::ConfigGet => {
                 let r = self.config(cx, profile).await.map(HostReply::Config);
-                let (outcome, detail) = settle(&r, AuditOutcome::Allowed, String::new());
-                entry(PermissionKind::Config, String::new(), outcome, detail);
-                r
+                let (target, detail) = (String::new(), String::new());
+                (
+                    r,
+                    PermissionKind::Config,
+                    target,
+                    AuditOutcome::Allowed,
+                    detail,
+                )
             }
             HostCall::ClockNowMs => {
-                entry(
+                let r = Ok(HostReply::Now(AuditRecord::now_ms()));
+                let (target, detail) = (String::new(), String::new());
+                (
+                    r,
                     PermissionKind::Clock,
-                    String::new(),
+                    target,
                     AuditOutcome::Allowed,
-                    String::new(),
-                );
-                Ok(HostReply::Now(AuditRecord::now_ms()))
+                    detail,
+                )
             }
             HostCall::RandomBytes { len } => {
-                let r = random(len);
-                let (outcome, detail) = settle(&r, AuditOutcome::Allowed, String::new());
-                entry(
+                let (target, detail) = (format!("{len} bytes"), String::new());
+                (
+                    random(len),
                     PermissionKind::Random,
-                    format!("{len} bytes"),
-                    outcome,
+                    target,
+                    AuditOutcome::Allowed,
                     detail,
-                );
-                r
+                )
             }
-            other => Err(host_error(
-                HostErrorKind::Unavailable,
-                format!("this host does not provide {}", other.func().name()),
-            )),
-        }
+            other => {
+                return Err(host_error(
+                    HostErrorKind::Unavailable,
+                    format!("this host does not provide {}", other.func().name()),
+                ));
+            }
+        };
+        let (outcome, detail) = match &reply {
+            Ok(_) => (done, detail),
+            Err(e) => (AuditOutcome::Failed, e.message.clone()),
+        };
+        audit.push(Entry {
+            permission,
+            target,
+            outcome,
+            detail,
+        });
+        reply
     }
 
     /// `kv.set` (or, in a dry run, its check): the largest quota first, then the next

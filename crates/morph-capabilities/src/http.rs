@@ -17,26 +17,13 @@ use base64::Engine as _;
 use morph_abi::{Header, HostError, HostErrorKind, HttpRequest, HttpResponse, Method};
 use morph_permissions::{Decision, HttpTarget, PermissionKind, Request};
 use morph_runtime::CallContext;
-use morph_store::{AuditOutcome, Secret, SecretForm};
+use morph_store::{AuditOutcome, FRAMING_HEADERS, Secret, SecretForm};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, LOCATION};
 use std::time::Duration;
 
-/// Headers a guest may not set: credentials (the host attaches secrets), routing and
-/// framing (the client sets them from the URL and the body).
-const FORBIDDEN_HEADERS: [&str; 12] = [
-    "authorization",
-    "cookie",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "te",
-    "trailer",
-    "upgrade",
-    "keep-alive",
-    "expect",
-    "forwarded",
-];
+/// Credential headers a guest may not set: the host attaches secrets. Nor may it set
+/// routing and framing headers ([`FRAMING_HEADERS`]) or `proxy-*` ones.
+const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
 
 /// What replaces a secret's value (and its encodings) in a response.
 pub const REDACTED: &str = "[redacted]";
@@ -63,7 +50,7 @@ pub(crate) fn is_read(method: Method) -> bool {
 }
 
 /// The guest's headers, checked: valid names and values, none of
-/// [`FORBIDDEN_HEADERS`] nor `proxy-*`.
+/// [`CREDENTIAL_HEADERS`], [`FRAMING_HEADERS`] nor `proxy-*`.
 fn guest_headers(headers: &[Header]) -> Result<HeaderMap, HostError> {
     let mut map = HeaderMap::new();
     for header in headers {
@@ -76,7 +63,11 @@ fn guest_headers(headers: &[Header]) -> Result<HeaderMap, HostError> {
                 ),
             )
         })?;
-        if FORBIDDEN_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("proxy-") {
+        let name_text = name.as_str();
+        if CREDENTIAL_HEADERS.contains(&name_text)
+            || FRAMING_HEADERS.contains(&name_text)
+            || name_text.starts_with("proxy-")
+        {
             return Err(error(
                 HostErrorKind::InvalidArgument,
                 format!(

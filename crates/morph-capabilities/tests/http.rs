@@ -22,6 +22,13 @@ async fn server_on(ip: &str) -> MockServer {
     MockServer::builder().listener(listener).start().await
 }
 
+/// Capabilities allowing `grant`, with `limits` on HTTP.
+fn limited(grant: &str, limits: HttpLimits) -> common::Setup {
+    setup_with(&[grant], false, &common::info(&[], None), |b| {
+        b.http_limits(limits)
+    })
+}
+
 fn http_grant(server: &MockServer) -> String {
     format!("http:{}", server.uri())
 }
@@ -352,12 +359,7 @@ async fn a_body_past_the_cap_fails_with_a_limit() {
         max_response_bytes: 1000,
         ..HttpLimits::default()
     };
-    let s = setup_with(
-        &[&http_grant(&server)],
-        false,
-        &common::info(&[], None),
-        |b| b.http_limits(limits),
-    );
+    let s = limited(&http_grant(&server), limits);
     let err = s
         .call(get(format!("{}/big", server.uri())))
         .await
@@ -372,12 +374,7 @@ async fn a_body_past_the_cap_fails_with_a_limit() {
         max_response_bytes: 2000,
         ..HttpLimits::default()
     };
-    let s = setup_with(
-        &[&http_grant(&server)],
-        false,
-        &common::info(&[], None),
-        |b| b.http_limits(limits),
-    );
+    let s = limited(&http_grant(&server), limits);
     let r = response(s.call(get(format!("{}/big", server.uri()))).await.unwrap());
     assert_eq!(r.body.len(), 2000);
 }
@@ -414,21 +411,11 @@ async fn a_streamed_body_is_cut_at_the_cap() {
         ..HttpLimits::default()
     };
     let big = chunked_server(1000).await;
-    let s = setup_with(
-        &[&format!("http:{big}")],
-        false,
-        &common::info(&[], None),
-        |b| b.http_limits(limits),
-    );
+    let s = limited(&format!("http:{big}"), limits);
     let err = s.call(get(format!("{big}/stream"))).await.unwrap_err();
     assert_eq!(err.kind, HostErrorKind::LimitExceeded, "{}", err.message);
     let small = chunked_server(4).await;
-    let s = setup_with(
-        &[&format!("http:{small}")],
-        false,
-        &common::info(&[], None),
-        |b| b.http_limits(limits),
-    );
+    let s = limited(&format!("http:{small}"), limits);
     let r = response(s.call(get(format!("{small}/stream"))).await.unwrap());
     assert_eq!(r.body.len(), 4 * 1024);
 }
@@ -461,12 +448,7 @@ async fn the_guest_timeout_is_kept_within_the_host_maximum() {
         max_timeout: Duration::from_millis(200),
         ..HttpLimits::default()
     };
-    let s = setup_with(
-        &[&http_grant(&server)],
-        false,
-        &common::info(&[], None),
-        |b| b.http_limits(limits),
-    );
+    let s = limited(&http_grant(&server), limits);
     let err = s
         .call(HostCall::HttpFetch(HttpRequest {
             timeout_ms: Some(60_000),

@@ -49,6 +49,8 @@ mod store;
 pub use audit::{AuditOutcome, AuditRecord, MAX_AUDIT_FIELD_LEN};
 pub use error::{QuotaPart, StoreError};
 pub use kv::{KvUsage, MAX_KV_KEY_LEN};
-pub use secrets::{MAX_SECRET_LEN, Secret, SecretBinding, SecretForm, SecretValue};
+pub use secrets::{
+    FRAMING_HEADERS, MAX_SECRET_LEN, Secret, SecretBinding, SecretForm, SecretValue,
+};
 pub use settings::MAX_CONFIG_BYTES;
 pub use store::{Installed, Record, Store, UNSIGNED};

@@ -89,9 +89,9 @@ impl fmt::Display for SecretForm {
     }
 }
 
-/// Headers a secret may not be sent as: they frame the message or route it, and the
-/// HTTP client sets them.
-const FRAMING_HEADERS: [&str; 9] = [
+/// Headers that route or frame an HTTP message, which the HTTP client sets: no secret is
+/// sent as one (nor as a `proxy-*` one), and morph-capabilities lets no guest set one.
+pub const FRAMING_HEADERS: [&str; 10] = [
     "host",
     "content-length",
     "transfer-encoding",
@@ -101,6 +101,7 @@ const FRAMING_HEADERS: [&str; 9] = [
     "upgrade",
     "keep-alive",
     "expect",
+    "forwarded",
 ];
 
 impl SecretForm {

@@ -3,6 +3,8 @@
 //! is stored, and all of it kept across a reopen and a SIGKILL mid-write.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use morph_permissions::KvQuota;
 use morph_store::{KvUsage, QuotaPart, Store, StoreError};
 use std::time::Duration;
@@ -205,25 +207,14 @@ fn kv_churn_child() {
 #[test]
 fn a_store_killed_mid_write_is_consistent_on_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut seen_writes = false;
     for round in 0..6u64 {
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "kv_churn_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DIR, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(200 + 41 * round));
-        // SIGKILL: no destructor, no flush, no commit runs.
-        child.kill().unwrap();
-        child.wait().unwrap();
+        common::run_then_kill(
+            "kv_churn_child",
+            CHILD_DIR,
+            dir.path(),
+            Duration::from_millis(200 + 41 * round),
+        );
 
         let store = Store::open(dir.path()).unwrap();
         let keys = store.kv_list_keys("churn", "").unwrap();
