@@ -2,6 +2,7 @@
 //! store and the network, and audits each.
 
 use crate::Error;
+#[cfg(feature = "http")]
 use crate::http::Fetch;
 use crate::schema::Schema;
 use morph_abi::{ExtensionInfo, HostError, HostErrorKind};
@@ -98,7 +99,12 @@ pub(crate) struct Entry {
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<Store>,
+    #[cfg_attr(
+        not(feature = "http"),
+        expect(dead_code, reason = "only redirects ask it, and they need `http`")
+    )]
     pub(crate) checker: Arc<dyn PermissionCheck>,
+    #[cfg(feature = "http")]
     pub(crate) client: reqwest::Client,
     pub(crate) http_limits: HttpLimits,
     pub(crate) dry_run: bool,
@@ -163,27 +169,21 @@ impl CapabilitiesBuilder {
         self
     }
 
-    /// Builds the capabilities and their HTTP client (rustls with ring, installed as
-    /// the process's crypto provider if none is; no proxy; no automatic redirect).
+    /// Builds the capabilities and, with the `http` feature, their HTTP client (rustls
+    /// with ring, installed as the process's crypto provider if none is; no proxy; no
+    /// automatic redirect).
     ///
     /// # Errors
     /// [`Error::Http`] when the HTTP client cannot be built.
     pub fn build(self) -> Result<Capabilities, Error> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("morph/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(self.http_limits.max_timeout)
-            .build()
-            .map_err(|e| Error::Http {
-                reason: e.to_string(),
-            })?;
+        #[cfg(feature = "http")]
+        let client = crate::http::client(&self.http_limits)?;
         let (events, _) = broadcast::channel(self.event_capacity);
         Ok(Capabilities {
             inner: Arc::new(Inner {
                 store: self.store,
                 checker: self.checker,
+                #[cfg(feature = "http")]
                 client,
                 http_limits: self.http_limits,
                 dry_run: self.dry_run,
@@ -193,14 +193,6 @@ impl CapabilitiesBuilder {
             }),
         })
     }
-}
-
-fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Err means another provider is installed already: that one serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 impl Capabilities {
@@ -468,6 +460,7 @@ impl Inner {
         // `failed` with its message instead.
         let (reply, permission, target, done, detail) = match call {
             HostCall::Log { .. } => return Ok(HostReply::Done),
+            #[cfg(feature = "http")]
             HostCall::HttpFetch(request) => {
                 let fetch = Fetch {
                     inner: self,
@@ -475,6 +468,21 @@ impl Inner {
                     audit,
                 };
                 return fetch.run(request).await.map(HostReply::Http);
+            }
+            #[cfg(not(feature = "http"))]
+            HostCall::HttpFetch(request) => {
+                let target = format!("{} {}", request.method.as_str(), shown(&request.url));
+                let r = Err(host_error(
+                    HostErrorKind::Unavailable,
+                    "this host was built without HTTP (morph-capabilities' `http` feature)",
+                ));
+                (
+                    r,
+                    PermissionKind::Http,
+                    target,
+                    AuditOutcome::Allowed,
+                    String::new(),
+                )
             }
             HostCall::KvGet { key } => {
                 let target = format!("key `{}`", shown(&key));

@@ -12,7 +12,7 @@
 //! `authorization` across origins). Every hop, sent or refused, is one audit record.
 
 use crate::caps::{Entry, Inner};
-use crate::{HttpLimits, PermissionCheck};
+use crate::{Error, HttpLimits, PermissionCheck};
 use base64::Engine as _;
 use morph_abi::{Header, HostError, HostErrorKind, HttpRequest, HttpResponse, Method};
 use morph_permissions::{Decision, HttpTarget, PermissionKind, Request};
@@ -27,6 +27,25 @@ const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
 
 /// What replaces a secret's value (and its encodings) in a response.
 pub const REDACTED: &str = "[redacted]";
+
+/// The client every fetch goes through: rustls with ring (installed as the process's
+/// crypto provider if none is), no proxy, no automatic redirect, no decompression.
+pub(crate) fn client(limits: &HttpLimits) -> Result<reqwest::Client, Error> {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Err means another provider is installed already: that one serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("morph/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(limits.max_timeout)
+        .build()
+        .map_err(|e| Error::Http {
+            reason: e.to_string(),
+        })
+}
 
 fn error(kind: HostErrorKind, message: impl Into<String>) -> HostError {
     HostError::new(kind, message)

@@ -46,6 +46,12 @@
 //! the [`ExtensionInfo`](morph_abi::ExtensionInfo) of a `Prepared`, whose schemas
 //! passed it.
 //!
+//! # Cargo features
+//!
+//! - `http` (default): `http.fetch` through reqwest, rustls and ring. ring compiles C
+//!   and assembly, so a build for iOS needs Xcode's toolchain; without the feature,
+//!   `http.fetch` fails with `unavailable` and the crate is pure Rust.
+//!
 //! # Runtime
 //!
 //! Every future runs on a tokio runtime with the I/O and time drivers (reqwest needs
@@ -76,6 +82,7 @@
 
 mod caps;
 mod error;
+#[cfg(feature = "http")]
 mod http;
 mod schema;
 
@@ -84,5 +91,6 @@ pub use caps::{
     MAX_EVENT_PAYLOAD_BYTES, MAX_RANDOM_BYTES, PermissionCheck,
 };
 pub use error::Error;
+#[cfg(feature = "http")]
 pub use http::REDACTED;
 pub use morph_store::{AuditOutcome, AuditRecord};

@@ -339,3 +339,17 @@ fn registration_refuses_a_schema_it_cannot_compile() {
         "{err}"
     );
 }
+
+#[cfg(not(feature = "http"))]
+#[tokio::test]
+async fn without_the_http_feature_a_fetch_is_unavailable_and_recorded() {
+    let s = setup(&["http:api.example.com"], false);
+    let call = HostCall::HttpFetch(morph_abi::HttpRequest::get("https://api.example.com/x"));
+    let err = s.call(call).await.unwrap_err();
+    assert_eq!(err.kind, HostErrorKind::Unavailable);
+    assert_eq!(
+        err.message,
+        "this host was built without HTTP (morph-capabilities' `http` feature)"
+    );
+    assert_eq!(s.audit(), ["failed http GET https://api.example.com/x"]);
+}
