@@ -123,6 +123,10 @@ fn ci() -> Result<()> {
                 "morph-permissions",
                 "-p",
                 "morph-manifest",
+                "-p",
+                "morph-store",
+                "-p",
+                "morph-capabilities",
             ])
             .env("RUSTDOCFLAGS", "-D warnings"),
         "cargo doc (warnings denied)",

@@ -190,6 +190,18 @@ impl HostPattern {
     }
 }
 
+/// Parses a host pattern as a grant writes it (see the type's docs): what a host that
+/// binds something to hosts (a secret, say) reads from its own settings.
+impl std::str::FromStr for HostPattern {
+    type Err = crate::Error;
+
+    /// # Errors
+    /// [`ErrorKind::Host`] saying what is wrong with the pattern.
+    fn from_str(text: &str) -> Result<HostPattern, crate::Error> {
+        HostPattern::parse(text).map_err(|kind| crate::Error::new(text, kind))
+    }
+}
+
 impl fmt::Display for HostPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
@@ -327,5 +339,15 @@ mod tests {
             HostPattern::exact(&host("A.example.com")),
             Some(pattern("a.example.com"))
         );
+    }
+
+    #[test]
+    fn from_str_parses_as_grants_do_and_names_the_input() {
+        let p: HostPattern = "*.Example.com".parse().unwrap();
+        assert_eq!(p, pattern("*.example.com"));
+        assert_eq!(p.to_string().parse::<HostPattern>().unwrap(), p);
+        let err = "a..com".parse::<HostPattern>().unwrap_err();
+        assert_eq!(err.input(), "a..com");
+        assert!(err.to_string().contains("empty label"), "{err}");
     }
 }

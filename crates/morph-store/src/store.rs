@@ -68,17 +68,19 @@ impl Installed {
 pub struct Store {
     dir: PathBuf,
     db_path: PathBuf,
-    db: Database,
+    pub(crate) db: Database,
 }
 
 impl Store {
     /// Opens the store in `dir`, creating the folder, the blob folder and the database
-    /// when they do not exist.
+    /// when they do not exist. On Unix the database file is made readable and writable
+    /// by its owner only (mode 0600), whether it is new or not: it holds secrets.
     ///
     /// # Errors
-    /// [`StoreError::Io`] when a folder cannot be created; [`StoreError::Busy`] when
-    /// another process has the store open; [`StoreError::Database`] when the database
-    /// cannot be opened (not a redb file, or damaged).
+    /// [`StoreError::Io`] when a folder cannot be created or the database file's mode
+    /// cannot be set; [`StoreError::Busy`] when another process has the store open;
+    /// [`StoreError::Database`] when the database cannot be opened (not a redb file, or
+    /// damaged).
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         let blobs = dir.join("blobs").join("sha256");
@@ -88,6 +90,7 @@ impl Store {
             source,
         })?;
         let db_path = dir.join("store.redb");
+        make_private(&db_path)?;
         let db = Database::create(&db_path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Busy {
                 path: db_path.clone(),
@@ -95,11 +98,21 @@ impl Store {
             other => db_error(&db_path, other),
         })?;
         let store = Store { dir, db_path, db };
-        // Create the table once, so that readers never meet a missing one.
+        // Create every table once, so that readers never meet a missing one.
         let tx = store.db.begin_write().map_err(|e| store.db_err(e))?;
         tx.open_table(EXTENSIONS).map_err(|e| store.db_err(e))?;
+        crate::settings::create_tables(&tx).map_err(|e| store.db_err(e))?;
+        crate::kv::create_tables(&tx).map_err(|e| store.db_err(e))?;
+        crate::secrets::create_tables(&tx).map_err(|e| store.db_err(e))?;
+        crate::audit::create_tables(&tx).map_err(|e| store.db_err(e))?;
         tx.commit().map_err(|e| store.db_err(e))?;
         Ok(store)
+    }
+
+    /// The database file (`store.redb` in the store's folder).
+    #[must_use]
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
     }
 
     /// The store's folder.
@@ -345,9 +358,45 @@ impl Store {
         std::fs::read(path).is_ok_and(|bytes| Digest::of(&bytes) == *digest)
     }
 
-    fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
+    pub(crate) fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
         db_error(&self.db_path, e)
     }
+}
+
+/// Creates the database file with mode 0600 if it does not exist, and sets that mode if
+/// it does (a store made before secrets were kept in it). Elsewhere than Unix the file
+/// is left to redb and the folder's permissions.
+#[cfg(unix)]
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |action| {
+        move |source| StoreError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("cannot create the store database"))?;
+    let mode = std::fs::metadata(path)
+        .map_err(io("cannot read the store database's permissions"))?
+        .permissions()
+        .mode();
+    if mode & 0o777 != 0o600 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("cannot make the store database private (mode 0600)"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
 }
 
 fn db_error(path: &Path, e: impl Into<redb::Error>) -> StoreError {
@@ -379,7 +428,7 @@ fn decode(id: &str, bytes: &[u8]) -> Result<Installed, StoreError> {
     Ok(entry)
 }
 
-fn check_name(field: &'static str, value: &str) -> Result<(), StoreError> {
+pub(crate) fn check_name(field: &'static str, value: &str) -> Result<(), StoreError> {
     morph_package::check_field(field, value).map_err(|reason| StoreError::InvalidRecord {
         field,
         value: value.to_owned(),

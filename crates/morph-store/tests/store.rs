@@ -3,6 +3,8 @@
 //! previous state).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use morph_package::Digest;
 use morph_store::{Record, Store, StoreError};
 use std::time::Duration;
@@ -167,20 +169,14 @@ fn churn_child() {
 #[test]
 fn a_store_killed_mid_install_keeps_every_recorded_version_and_the_active_one() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut last_active: Option<u64> = None;
     for round in 0..6u64 {
-        let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "churn_child", "--nocapture", "--test-threads=1"])
-            .env(CHURN_DIR, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(150 + 37 * round));
-        // SIGKILL: no destructor, no flush, no commit runs.
-        child.kill().unwrap();
-        child.wait().unwrap();
+        common::run_then_kill(
+            "churn_child",
+            CHURN_DIR,
+            dir.path(),
+            Duration::from_millis(150 + 37 * round),
+        );
 
         let store = Store::open(dir.path()).unwrap();
         let Some(entry) = store.get("churn").unwrap() else {
