@@ -7,7 +7,7 @@ use crate::http::Fetch;
 use crate::schema::Schema;
 use morph_abi::{ExtensionInfo, HostError, HostErrorKind};
 use morph_permissions::{Decision, Denial, Grant, GrantSet, KvQuota, PermissionKind, Request};
-use morph_runtime::{BoxFuture, CallContext, HostCall, HostHandler, HostReply};
+use morph_runtime::{BoxFuture, CallContext, HostCall, HostHandler, HostReply, Policy};
 use morph_store::{AuditOutcome, AuditRecord, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -86,6 +86,8 @@ pub(crate) struct Profile {
     /// The quotas of its effective `kv-write` grants, largest first; a write passes if
     /// one allows it. Empty: it may not write.
     kv_quotas: Vec<KvQuota>,
+    /// What it may do: requested by its manifest and granted by the person.
+    effective: GrantSet,
 }
 
 /// One audit entry of a call, before the common fields are added.
@@ -103,7 +105,8 @@ pub(crate) struct Inner {
         not(feature = "http"),
         expect(dead_code, reason = "only redirects ask it, and they need `http`")
     )]
-    pub(crate) checker: Arc<dyn PermissionCheck>,
+    /// Decides redirect hops; `None`: the registered effective grants do.
+    pub(crate) checker: Option<Arc<dyn PermissionCheck>>,
     #[cfg(feature = "http")]
     pub(crate) client: reqwest::Client,
     pub(crate) http_limits: HttpLimits,
@@ -137,13 +140,21 @@ impl std::fmt::Debug for Capabilities {
 #[must_use]
 pub struct CapabilitiesBuilder {
     store: Arc<Store>,
-    checker: Arc<dyn PermissionCheck>,
+    checker: Option<Arc<dyn PermissionCheck>>,
     http_limits: HttpLimits,
     dry_run: bool,
     event_capacity: usize,
 }
 
 impl CapabilitiesBuilder {
+    /// Decides the requests the handler meets on its own (redirect hops) with `checker`
+    /// instead of the capabilities' own [`Policy`]: for an embedder whose checkpoint uses
+    /// another policy.
+    pub fn checker(mut self, checker: impl PermissionCheck) -> Self {
+        self.checker = Some(Arc::new(checker));
+        self
+    }
+
     /// Bounds on `http.fetch` ([`HttpLimits::default`] unless set).
     pub fn http_limits(mut self, limits: HttpLimits) -> Self {
         self.http_limits = limits;
@@ -196,12 +207,14 @@ impl CapabilitiesBuilder {
 }
 
 impl Capabilities {
-    /// A builder over `store` (the one embedded store: kv, config, secrets, audit), with
-    /// `checker` deciding the requests the handler meets on its own (redirect hops).
-    pub fn builder(store: Arc<Store>, checker: impl PermissionCheck) -> CapabilitiesBuilder {
+    /// A builder over `store` (the one embedded store: kv, config, secrets, audit). The
+    /// capabilities are their own [`Policy`] (each registered extension's effective
+    /// grants), and the requests the handler meets on its own (redirect hops) are
+    /// decided the same way unless [`CapabilitiesBuilder::checker`] says otherwise.
+    pub fn builder(store: Arc<Store>) -> CapabilitiesBuilder {
         CapabilitiesBuilder {
             store,
-            checker: Arc::new(checker),
+            checker: None,
             http_limits: HttpLimits::default(),
             dry_run: false,
             event_capacity: 1024,
@@ -250,6 +263,7 @@ impl Capabilities {
             events,
             config_schema,
             kv_quotas,
+            effective: effective.clone(),
         };
         self.inner
             .profiles
@@ -361,6 +375,31 @@ impl Capabilities {
     #[must_use]
     pub fn store(&self) -> &Arc<Store> {
         &self.inner.store
+    }
+}
+
+/// The capabilities' own decisions: what the extension registered with
+/// [`Capabilities::register`] may do (its effective grants); nothing for any other.
+impl PermissionCheck for Inner {
+    fn check(&self, cx: &CallContext, request: &Request) -> Decision {
+        match self.profile(&cx.extension) {
+            Some(profile) => profile.effective.allows(request),
+            None => GrantSet::new().allows(request),
+        }
+    }
+}
+
+/// The checkpoint's policy over the registered effective grants: each refusal is also
+/// recorded in the audit log (the handler records the calls it performs itself).
+impl Policy for Capabilities {
+    fn decide(&self, cx: &CallContext, request: &Request) -> Decision {
+        let decision = self.inner.check(cx, request);
+        if let Decision::Deny(denial) = &decision
+            && let Err(e) = self.record_denial(cx, denial)
+        {
+            tracing::warn!(extension = &*cx.extension, "could not audit a refusal: {e}");
+        }
+        decision
     }
 }
 

@@ -342,7 +342,10 @@ impl Fetch<'_> {
         secret: Option<&Secret>,
         limits: HttpLimits,
     ) -> Result<Received, HostError> {
-        let checker: &dyn PermissionCheck = &*self.inner.checker;
+        let checker: &dyn PermissionCheck = match &self.inner.checker {
+            Some(checker) => &**checker,
+            None => self.inner,
+        };
         let mut method = request.method;
         let mut body = request.body;
         let mut redirects = 0u32;

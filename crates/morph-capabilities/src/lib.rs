@@ -62,20 +62,17 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use morph_capabilities::Capabilities;
-//! use morph_permissions::{Decision, GrantSet, Request};
-//! use morph_runtime::CallContext;
+//! use morph_permissions::GrantSet;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(morph_store::Store::open("/tmp/morph-store")?);
-//! let granted = GrantSet::new(); // the extension's effective grants
-//! let grants = granted.clone();
-//! let caps = Capabilities::builder(Arc::clone(&store), move |_: &CallContext, r: &Request| {
-//!     grants.allows(r)
-//! })
-//! .build()?;
+//! // The handler and the checkpoint's policy: each registered extension may do what
+//! // its effective grants (requested by its manifest, granted by the person) allow.
+//! let caps = Capabilities::builder(Arc::clone(&store)).build()?;
 //! # let info: morph_abi::ExtensionInfo = todo!();
-//! caps.register(&info, &granted)?;
-//! // Host::builder().handler(caps.clone()) ...
+//! let effective: GrantSet = ["clock".parse()?].into_iter().collect();
+//! caps.register(&info, &effective)?;
+//! // Host::builder().capabilities(caps.clone()) ...
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]

@@ -85,7 +85,8 @@ async fn kv_data_is_there_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let granted = common::grants(&["kv-read", "kv-write"]);
     let caps_over = |store: Arc<Store>| {
-        let caps = Capabilities::builder(store, |_: &CallContext, _: &Request| Decision::Allow)
+        let caps = Capabilities::builder(store)
+            .checker(|_: &CallContext, _: &Request| Decision::Allow)
             .build()
             .unwrap();
         caps.register(&info(&[], None), &granted).unwrap();
@@ -319,7 +320,8 @@ async fn an_unregistered_extension_gets_nothing_and_denials_are_recorded() {
 fn registration_refuses_a_schema_it_cannot_compile() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let caps = Capabilities::builder(store, |_: &CallContext, _: &Request| Decision::Allow)
+    let caps = Capabilities::builder(store)
+        .checker(|_: &CallContext, _: &Request| Decision::Allow)
         .build()
         .unwrap();
     let err = caps

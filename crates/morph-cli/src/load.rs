@@ -6,11 +6,10 @@ use crate::backend::BackendArg;
 use crate::exit::{Exit, Failure};
 use crate::limits::LimitArgs;
 use clap::Args;
-use morph_host::{Backend, Grant, Grants, Host, Prepared};
+use morph_host::{Backend, Capabilities, Host, Prepared};
 use morph_package::{Limits, Package, PackageError};
 use morph_signing::{PrivateKey, PublicKey, SigningError};
 use std::path::Path;
-use std::sync::Arc;
 
 /// `--backend` and the limits.
 #[derive(Args, Debug)]
@@ -20,38 +19,47 @@ pub struct LoadArgs {
     backend: BackendArg,
     #[command(flatten)]
     limits: LimitArgs,
-    /// Grants a permission for this run, e.g. `clock` or
-    /// `http:GET https://api.github.com/repos` (repeatable; `morph permissions
-    /// --list-kinds` shows every kind and its syntax). Nothing else is granted.
-    #[arg(long = "grant", value_name = "GRANT")]
-    grants: Vec<Grant>,
 }
 
 impl LoadArgs {
     /// Reads, validates, compiles and describes `module` (see
-    /// `morph_host::Host::prepare`). Grants what `--grant` says; the host denies the rest.
+    /// `morph_host::Host::prepare`), on a host that grants nothing.
     ///
     /// # Errors
     /// Exit 11 when the backend is not in this build, 3 when the file cannot be read,
     /// and what the library reports for the module.
     pub fn prepare(&self, module: &Path) -> Result<Prepared, Failure> {
         let wasm = read_file(module, "module")?;
-        let label = module
-            .file_stem()
-            .map_or_else(|| "extension".into(), |s| s.to_string_lossy().into_owned());
-        self.prepare_wasm(&label, &wasm)
+        self.prepare_wasm(&Self::label(module), &wasm, None)
     }
 
-    /// [`LoadArgs::prepare`] for a module already in memory (an installed extension's).
+    /// The label of `module` until `describe` names it: its file name without the
+    /// extension.
+    pub fn label(module: &Path) -> String {
+        module
+            .file_stem()
+            .map_or_else(|| "extension".into(), |s| s.to_string_lossy().into_owned())
+    }
+
+    /// [`LoadArgs::prepare`] for a module already in memory (an installed extension's),
+    /// with real host functions when `capabilities` are given (which then decide each
+    /// permission).
     ///
     /// # Errors
     /// Exit 11 when the backend is not in this build; what the library reports.
-    pub fn prepare_wasm(&self, label: &str, wasm: &[u8]) -> Result<Prepared, Failure> {
-        let host = Host::builder()
+    pub fn prepare_wasm(
+        &self,
+        label: &str,
+        wasm: &[u8],
+        capabilities: Option<Capabilities>,
+    ) -> Result<Prepared, Failure> {
+        let mut host = Host::builder()
             .backend(Backend::from(self.backend))
-            .limits(self.limits.limits())
-            .policy(Arc::new(Grants::new(self.grants.iter().cloned())))
-            .build()?;
+            .limits(self.limits.limits());
+        if let Some(capabilities) = capabilities {
+            host = host.capabilities(capabilities);
+        }
+        let host = host.build()?;
         Ok(host.prepare_blocking(label, wasm)?)
     }
 }

@@ -36,10 +36,14 @@ fn hello() -> PathBuf {
     built("hello")
 }
 
+/// Runs `morph` with a store of its own (`MORPH_HOME` in a fresh folder): runs hold
+/// the store while they run, and tests must not touch the user's.
 fn morph(args: &[&str]) -> Output {
+    let home = tempfile::tempdir().expect("tempdir");
     Command::new(env!("CARGO_BIN_EXE_morph"))
         .args(args)
         .env_remove("MORPH_LOG")
+        .env("MORPH_HOME", home.path())
         .output()
         .expect("morph runs")
 }
@@ -718,9 +722,11 @@ fn a_closed_stdout_ends_the_command_quietly() {
         &["--help"],
     ];
     for args in commands {
+        let home = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_morph"))
             .args(*args)
             .env_remove("MORPH_LOG")
+            .env("MORPH_HOME", home.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -58,6 +58,17 @@ impl HostBuilder {
         self
     }
 
+    /// Real host functions: `capabilities` performs the host calls and decides each
+    /// permission by the effective grants of the extension making it (register each
+    /// prepared extension with [`Capabilities::register`]); refusals go to its audit
+    /// log. Sets both the handler and the policy.
+    ///
+    /// [`Capabilities::register`]: morph_capabilities::Capabilities::register
+    pub fn capabilities(self, capabilities: morph_capabilities::Capabilities) -> Self {
+        let policy = Arc::new(capabilities.clone());
+        self.handler(Arc::new(capabilities)).policy(policy)
+    }
+
     /// Builds the host.
     ///
     /// # Errors

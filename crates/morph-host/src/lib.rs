@@ -53,6 +53,10 @@ pub use morph_abi::{
     ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method,
     SideEffect,
 };
+pub use morph_capabilities::{
+    AuditOutcome, AuditRecord, Capabilities, CapabilitiesBuilder, Error as CapabilitiesError,
+    Event, HttpLimits,
+};
 pub use morph_runtime::{
     Blocking, BoxFuture, CallContext, CallKind, Decision, Denial, DenyAll, Error, ErrorKind, Grant,
     GrantSet, Grants, HostCall, HostHandler, HostReply, Limit, Limits, Metering, NoCapabilities,

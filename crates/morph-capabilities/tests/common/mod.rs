@@ -4,7 +4,7 @@
 
 use morph_abi::{EventInfo, ExtensionInfo, HostError, SideEffect};
 use morph_capabilities::Capabilities;
-use morph_permissions::{Grant, GrantSet, Request};
+use morph_permissions::{Grant, GrantSet};
 use morph_runtime::{CallContext, CallKind, HostCall, HostHandler, HostReply};
 use morph_store::Store;
 use std::sync::Arc;
@@ -60,15 +60,10 @@ pub fn setup_with(
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let set = grants(granted);
-    let checker = set.clone();
-    let caps = build(
-        Capabilities::builder(Arc::clone(&store), move |_: &CallContext, r: &Request| {
-            checker.allows(r)
-        })
-        .dry_run(dry_run),
-    )
-    .build()
-    .unwrap();
+    // The capabilities decide by the effective grants registered below.
+    let caps = build(Capabilities::builder(Arc::clone(&store)).dry_run(dry_run))
+        .build()
+        .unwrap();
     caps.register(info, &set).unwrap();
     Setup {
         dir,

@@ -29,6 +29,12 @@ fn default_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
 }
 
 impl StoreArg {
+    /// Whether the store's folder is known: the flag, or an environment to find the
+    /// default in.
+    pub fn is_located(&self) -> bool {
+        self.store.is_some() || default_dir(|name| std::env::var_os(name)).is_some()
+    }
+
     /// Opens the store (created when missing).
     ///
     /// # Errors
@@ -121,10 +127,9 @@ pub fn looks_like_id(text: &str) -> bool {
 /// damaged; 12 when a part is denied.
 pub fn load_active(
     id: &str,
-    store: &StoreArg,
+    store: &Store,
     trust: &TrustStoreArg,
 ) -> Result<(Record, Package), Failure> {
-    let store = store.open()?;
     let (record, bytes) = store
         .active(id)?
         .ok_or_else(|| Failure::from(StoreError::NotInstalled { id: id.to_owned() }))?;

@@ -7,6 +7,7 @@ use crate::output::Out;
 use clap::Subcommand;
 use std::io::Write;
 
+mod audit;
 mod backends;
 mod describe;
 mod inspect;
@@ -15,9 +16,11 @@ mod installed;
 mod keygen;
 mod list;
 mod pack;
+mod permissions;
 mod pull;
 mod push;
 mod run;
+mod secret;
 mod sign;
 mod trust;
 mod uninstall;
@@ -61,6 +64,17 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Remove an installed extension from the local store.
     Uninstall(uninstall::UninstallArgs),
+    /// Show the permission kinds, or what an extension requests, is granted and may do.
+    Permissions(permissions::PermissionsArgs),
+    /// Grant permissions to an extension (they take effect as far as its manifest
+    /// requests them).
+    Grant(permissions::GrantArgs),
+    /// Take permissions back from an extension.
+    Revoke(permissions::RevokeArgs),
+    /// Manage the secrets the host attaches to extensions' requests.
+    Secret(secret::SecretArgs),
+    /// Show what an extension did and was refused.
+    Audit(audit::AuditArgs),
 }
 
 impl Command {
@@ -84,6 +98,11 @@ impl Command {
             Command::List(args) => list::execute(&args, out),
             Command::Inspect(args) => inspect::execute(&args, out),
             Command::Uninstall(args) => uninstall::execute(&args, out),
+            Command::Permissions(args) => permissions::execute(&args, out),
+            Command::Grant(args) => permissions::grant(&args, out),
+            Command::Revoke(args) => permissions::revoke(&args, out),
+            Command::Secret(args) => secret::execute(&args, out),
+            Command::Audit(args) => audit::execute(&args, out),
         }
     }
 }

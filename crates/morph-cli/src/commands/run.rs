@@ -1,12 +1,19 @@
 //! `morph run`: one action on a fresh instance; its output on stdout as one line of JSON.
+//!
+//! Host calls are performed for real (morph-capabilities over the local store: HTTP,
+//! key-value data, secrets, configuration, the audit log), within the extension's
+//! effective grants: what its manifest requests and the person granted (`morph grant`
+//! for an installed extension, `--grant` for this run).
 
 use crate::exit::{Exit, Failure};
 use crate::load::{LoadArgs, read_file};
-use crate::output::{self, Out};
+use crate::output::{self, Out, escape};
 use clap::Args;
-use morph_host::ExecuteOptions;
+use morph_host::{Capabilities, ExecuteOptions, Grant, GrantSet};
+use morph_manifest::Manifest;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// `morph run`.
 #[derive(Args, Debug)]
@@ -23,6 +30,25 @@ pub struct RunArgs {
     /// Read the input from a file.
     #[arg(long, value_name = "FILE")]
     input_file: Option<PathBuf>,
+    /// Grants a permission for this run, on top of what `morph grant` gave an installed
+    /// extension, e.g. `clock` or `http:GET https://api.github.com/repos` (repeatable;
+    /// `morph permissions --list-kinds` shows every kind and its syntax). Only what the
+    /// manifest requests takes effect.
+    #[arg(long = "grant", value_name = "GRANT")]
+    grants: Vec<Grant>,
+    /// The manifest (morph.toml) of a module file: its requests bound what `--grant`
+    /// gives. Without one, the grants given here are taken as they are.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// The extension's configuration, as JSON text; checked against its config schema and
+    /// kept in the local store for the next runs.
+    #[arg(long, value_name = "JSON")]
+    config: Option<String>,
+    /// Performs reads but not writes (HTTP other than GET and HEAD, key-value writes,
+    /// events): they are checked, recorded in the audit log as `dry-run` and listed on
+    /// standard error.
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     load: LoadArgs,
     #[command(flatten)]
@@ -39,15 +65,103 @@ pub struct RunArgs {
 /// loading and the call fail with; a closed or failing stdout.
 pub fn execute(args: &RunArgs, out: &mut Out<impl Write>) -> Result<(), Failure> {
     let input = read_input(args)?;
-    let prepared = match installed_id(&args.module) {
-        Some(id) => {
-            let (_, package) = super::installed::load_active(id, &args.store, &args.trust)?;
-            args.load.prepare_wasm(id, package.module())?
-        }
-        None => args.load.prepare(&args.module)?,
+    // The store holds grants, secrets, key-value data and the audit log. A module file
+    // run where no store can be found gets a scratch one, gone after the run.
+    let scratch =
+        match installed_id(&args.module).is_none() && !args.store.is_located() {
+            true => Some(tempfile::tempdir().map_err(|e| {
+                Failure::new(Exit::File, format!("cannot make a scratch store: {e}"))
+            })?),
+            false => None,
+        };
+    let store = match &scratch {
+        Some(dir) => morph_host::Store::open(dir.path())?,
+        None => args.store.open()?,
     };
-    let output = prepared.execute_blocking(&args.action, &input, &ExecuteOptions::default())?;
-    writeln!(out, "{}", output::guest_json(&output.text)?)
+    let store = Arc::new(store);
+    let capabilities = Capabilities::builder(Arc::clone(&store))
+        .dry_run(args.dry_run)
+        .build()
+        .map_err(super::permissions::capabilities_failure)?;
+    let caps = Some(capabilities.clone());
+    let (prepared, requested) = match installed_id(&args.module) {
+        Some(id) => {
+            let (_, package) = super::installed::load_active(id, &store, &args.trust)?;
+            // A package packed before manifests were strict requests nothing: deny by
+            // default (`morph permissions ID` shows why).
+            let requested =
+                requested_by(package.manifest(), "the installed package's").unwrap_or_default();
+            (
+                args.load.prepare_wasm(id, package.module(), caps)?,
+                Some(requested),
+            )
+        }
+        None => {
+            let wasm = read_file(&args.module, "module")?;
+            let label = LoadArgs::label(&args.module);
+            let requested = match &args.manifest {
+                Some(path) => Some(requested_by(&read_file(path, "manifest")?, "the")?),
+                None => None,
+            };
+            (args.load.prepare_wasm(&label, &wasm, caps)?, requested)
+        }
+    };
+    let id = &prepared.info().id;
+    // An id the store cannot hold (a control character in it) has nothing granted there.
+    let mut granted = match store.grants(id) {
+        Err(morph_host::StoreError::InvalidRecord { .. }) => GrantSet::new(),
+        other => other?,
+    };
+    for grant in &args.grants {
+        granted.insert(grant.clone());
+    }
+    let effective = match &requested {
+        Some(requested) => morph_permissions::effective(requested, &granted),
+        None => granted,
+    };
+    capabilities
+        .register(prepared.info(), &effective)
+        .map_err(super::permissions::capabilities_failure)?;
+    if let Some(config) = &args.config {
+        capabilities
+            .set_config(id, config)
+            .map_err(super::permissions::capabilities_failure)?;
+    }
+    let result = prepared.execute_blocking(&args.action, &input, &ExecuteOptions::default());
+    if args.dry_run {
+        // What was not done goes to stderr, so that stdout stays the action's output.
+        let mut stderr = std::io::stderr().lock();
+        for planned in capabilities.take_dry_run() {
+            // A closed stderr loses the notes, not the run.
+            let _ = writeln!(
+                stderr,
+                "morph: dry run: did not {} ({})",
+                escape(&planned.target),
+                escape(&planned.permission)
+            );
+        }
+    }
+    writeln!(out, "{}", output::guest_json(&result?.text)?)
+}
+
+/// The grants a manifest requests.
+///
+/// # Errors
+/// Exit 14 naming the manifest when it is not a valid morph.toml.
+fn requested_by(manifest: &[u8], whose: &str) -> Result<GrantSet, Failure> {
+    let text = std::str::from_utf8(manifest).map_err(|_| {
+        Failure::new(
+            Exit::InvalidPackage,
+            format!("{whose} manifest is not UTF-8"),
+        )
+    })?;
+    let manifest = Manifest::parse(text).map_err(|e| {
+        Failure::new(
+            Exit::InvalidPackage,
+            format!("{whose} manifest is invalid: {e}"),
+        )
+    })?;
+    Ok(manifest.requested())
 }
 
 /// The module argument as an installed extension's id: not an existing file, and shaped
