@@ -364,7 +364,7 @@ fn remediation(kind: &ErrorKind) -> Option<String> {
             limits::flag_for(*limit).map(|flag| format!("raise it with `{flag}`"))
         }
         ErrorKind::PermissionDenied { denial, .. } => Some(match denial.suggestion() {
-            Some(grant) => format!("to allow it, run again with `--grant '{grant}'`"),
+            Some(grant) => format!("run again with `--grant '{grant}'`"),
             None => "no grant can allow this request".to_owned(),
         }),
         // For every other kind the library's message already says what to do.
@@ -891,7 +891,7 @@ mod tests {
         assert_eq!(code, 9);
         assert!(text.contains("POST https://evil.example/x"), "{text}");
         assert!(
-            text.ends_with("; to allow it, run again with `--grant 'http:POST https://evil.example/x'`"),
+            text.ends_with("; run again with `--grant 'http:POST https://evil.example/x'`"),
             "{text}"
         );
     }

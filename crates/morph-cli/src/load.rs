@@ -7,10 +7,10 @@ use crate::exit::{Exit, Failure};
 use crate::limits::LimitArgs;
 use clap::Args;
 use morph_host::{Backend, Grant, Grants, Host, Prepared};
-use std::sync::Arc;
 use morph_package::{Limits, Package, PackageError};
 use morph_signing::{PrivateKey, PublicKey, SigningError};
 use std::path::Path;
+use std::sync::Arc;
 
 /// `--backend` and the limits.
 #[derive(Args, Debug)]

@@ -511,8 +511,8 @@ fn a_refused_permission_is_named() {
     for b in BACKENDS {
         let started = Instant::now();
         let out = morph(&["run", adversary.to_str().unwrap(), "clock", "--backend", b]);
-        assert_fails(&out, 9, "needs permission `clock`", started);
-        assert_fails(&out, 9, "; the host did not grant `clock`", started);
+        assert_fails(&out, 9, "`clock` does not allow reading the clock", started);
+        assert_fails(&out, 9, "; run again with `--grant 'clock'`", started);
     }
 }
 

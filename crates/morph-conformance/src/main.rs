@@ -25,8 +25,7 @@
 use anyhow::{Context, Result, bail};
 use morph_host::{
     Backend, Blocking, CallContext, Error, ExecuteOptions, Extension, Grants, Host, HostCall,
-    HostError, HostErrorKind, HostHandler, HostReply, Limits, Metering, Prepared,
-    SyncHostHandler,
+    HostError, HostErrorKind, HostHandler, HostReply, Limits, Metering, Prepared, SyncHostHandler,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};

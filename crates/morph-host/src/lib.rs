@@ -54,9 +54,9 @@ pub use morph_abi::{
     SideEffect,
 };
 pub use morph_runtime::{
-    Blocking, BoxFuture, CallContext, CallKind, Decision, Denial, DenyAll, Error, ErrorKind,
-    Grant, GrantSet, Grants, HostCall, HostHandler, HostReply, Limit, Limits, Metering,
-    NoCapabilities, PermissionKind, Policy, Request, Result, SyncHostHandler, TrapKind, Usage,
+    Blocking, BoxFuture, CallContext, CallKind, Decision, Denial, DenyAll, Error, ErrorKind, Grant,
+    GrantSet, Grants, HostCall, HostHandler, HostReply, Limit, Limits, Metering, NoCapabilities,
+    PermissionKind, Policy, Request, Result, SyncHostHandler, TrapKind, Usage,
 };
 
 /// The README's examples, compiled as doctests so that they cannot rot.

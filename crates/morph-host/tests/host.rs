@@ -70,7 +70,7 @@ async fn prepare(backend: Backend, gauge: Arc<Gauge>, limits: Limits) -> Prepare
         .backend(backend)
         .limits(limits)
         .handler(Arc::new(SlowClock(gauge)))
-        .policy(Arc::new(Grants::parse(["clock"]).unwrap()))
+        .policy(Arc::new(Grants::parse(["clock"]).expect("a grant")))
         .build()
         .expect("host");
     host.prepare("adversary", &adversary())

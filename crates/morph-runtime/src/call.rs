@@ -212,7 +212,6 @@ impl HostCall {
         })
     }
 
-
     /// The bytes this call carries out of the guest, counted as the shared lifting counts
     /// them (the component backend charges the same number).
     pub fn guest_bytes(&self) -> u64 {
@@ -458,11 +457,9 @@ fn mismatch(func: HostFunc, reply: &HostReply) -> HostError {
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
 
     #[test]
     fn imports_have_distinct_names() {
@@ -493,7 +490,13 @@ mod tests {
         });
         let r = call.requests().unwrap();
         assert_eq!(r.len(), 2);
-        assert!(matches!(&r[0], Request::Http { method: Method::Post, .. }));
+        assert!(matches!(
+            &r[0],
+            Request::Http {
+                method: Method::Post,
+                ..
+            }
+        ));
         assert!(matches!(&r[1], Request::Secret { name, host }
             if name.as_str() == "github" && host.to_string() == "api.github.com"));
         let userinfo = HostCall::HttpFetch(HttpRequest {
@@ -508,7 +511,6 @@ mod tests {
             HostErrorKind::InvalidArgument
         );
     }
-
 
     #[test]
     fn a_reply_of_the_wrong_kind_is_an_internal_error() {

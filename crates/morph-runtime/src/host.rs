@@ -4,11 +4,11 @@
 //! decision, then the handler).
 
 use crate::call::{HostCall, HostReply};
-use morph_permissions::{Decision, Denial, GrantSet, Request};
 use crate::error::{Error, ErrorKind, Limit, Result, TrapKind};
 use crate::limits::Limits;
 use crate::runtime::Usage;
 use morph_abi::{HostError, HostErrorKind, LogLevel, SideEffect};
+use morph_permissions::{Decision, Denial, GrantSet, Request};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -39,9 +39,6 @@ pub use host::{
     Admission, Blocking, BoxFuture, CallContext, CallKind, DenyAll, Grants, HostContext,
     HostHandler, NoCapabilities, Phase, Policy, SyncHostHandler,
 };
-/// The permission language the checkpoint decides in (re-exported from
-/// `morph-permissions`).
-pub use morph_permissions::{Decision, Denial, Grant, GrantSet, PermissionKind, Request};
 pub use limits::{HOST_CALL_FUEL, Limits, Metering};
 pub use module::{
     HiddenStart, ModuleInfo, START_EXPORT, SUPPORTED_CONTRACTS, frame_compiled, hide_start,
@@ -51,4 +48,7 @@ pub use module::{
     MAX_FUNCTION_BODY_BYTES, MAX_FUNCTION_LOCALS, MAX_FUNCTIONS, MAX_GLOBALS, MAX_NESTING_DEPTH,
     MAX_TABLE_ELEMENTS, MAX_TABLES, MAX_TOTAL_LOCALS, TABLE_ELEMENT_BYTES, table_bytes,
 };
+/// The permission language the checkpoint decides in (re-exported from
+/// `morph-permissions`).
+pub use morph_permissions::{Decision, Denial, Grant, GrantSet, PermissionKind, Request};
 pub use runtime::{CompiledModule, ExecuteCall, Instance, InstanceConfig, Runtime, Usage};

@@ -545,7 +545,9 @@ impl<'a> Rewrite<'a> for Meter {
             }
             Payload::ElementSection(r) => {
                 let mut e = wasm_encoder::ElementSection::new();
-                remap.parse_element_section(&mut e, r.clone()).map_err(err)?;
+                remap
+                    .parse_element_section(&mut e, r.clone())
+                    .map_err(err)?;
                 out.section(&e);
             }
             _ => return Ok(false),
@@ -676,7 +678,10 @@ mod tests {
         // Functions: imports 0, 1; `run` 2; trap 3; the imports' wrappers 4, 5.
         assert_eq!(out.trap_func, 3);
         let ex = exports(&out.wasm);
-        assert!(ex.contains(&("reexport".to_owned(), ExternalKind::Func, 5)), "{ex:?}");
+        assert!(
+            ex.contains(&("reexport".to_owned(), ExternalKind::Func, 5)),
+            "{ex:?}"
+        );
         let mut elements = Vec::new();
         let mut global_refs = Vec::new();
         let mut calls = Vec::new();
@@ -715,10 +720,22 @@ mod tests {
         assert_eq!(global_refs, [5]);
         // `run` (body 0) calls the wrappers; each wrapper (bodies 2, 3) charges, then
         // calls its import.
-        assert!(calls.contains(&(0, 4)) && calls.contains(&(0, 5)), "{calls:?}");
-        assert!(!calls.iter().any(|&(body, f)| body == 0 && f < 2), "{calls:?}");
-        assert!(calls.contains(&(2, 0)) && calls.contains(&(3, 1)), "{calls:?}");
-        assert!(calls.contains(&(2, 3)), "the wrapper's charge traps: {calls:?}");
+        assert!(
+            calls.contains(&(0, 4)) && calls.contains(&(0, 5)),
+            "{calls:?}"
+        );
+        assert!(
+            !calls.iter().any(|&(body, f)| body == 0 && f < 2),
+            "{calls:?}"
+        );
+        assert!(
+            calls.contains(&(2, 0)) && calls.contains(&(3, 1)),
+            "{calls:?}"
+        );
+        assert!(
+            calls.contains(&(2, 3)),
+            "the wrapper's charge traps: {calls:?}"
+        );
     }
 
     #[test]

@@ -81,7 +81,9 @@ impl Env {
             _ => 0,
         };
         match left.checked_sub(units) {
-            Some(rest) => remaining.set(store, Value::I64(rest as i64)).map_err(engine),
+            Some(rest) => remaining
+                .set(store, Value::I64(rest as i64))
+                .map_err(engine),
             None => {
                 remaining.set(store, Value::I64(0)).map_err(engine)?;
                 exhausted.set(store, Value::I32(1)).map_err(engine)?;

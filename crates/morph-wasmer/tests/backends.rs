@@ -9,8 +9,8 @@
 use morph_abi::{ExtensionInfo, HostError, HostErrorKind, SideEffect};
 use morph_runtime::{
     Blocking, BoxFuture, CallContext, Error, ErrorKind, ExecuteCall, Grants, HostCall, HostHandler,
-    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime,
-    SyncHostHandler, TrapKind,
+    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime, SyncHostHandler,
+    TrapKind,
 };
 use morph_wasmer::WasmerRuntime;
 use std::future::Future;
@@ -703,7 +703,7 @@ fn pointers_at_the_end_of_the_address_space_are_bad_guest_data() {
     let granted = || {
         config(Limits::default())
             .handler(Arc::new(Blocking(EmptyKv)))
-            .policy(Arc::new(Grants::parse(["kv-read"]).unwrap()))
+            .policy(Arc::new(Grants::parse(["kv-read"]).expect("a grant")))
     };
     for rt in runtimes() {
         let mut inst = load(&rt, &wasm, Limits::default()).unwrap();
@@ -789,7 +789,7 @@ async fn an_async_handler_answers_a_granted_host_call() {
         let clock = Arc::new(SlowClock::default());
         let config = config(Limits::default())
             .handler(clock.clone())
-            .policy(Arc::new(Grants::parse(["clock"]).unwrap()));
+            .policy(Arc::new(Grants::parse(["clock"]).expect("a grant")));
         let mut inst = rt.instantiate(&*m, config).await.unwrap();
         let out = inst.execute(call("x", "{}")).await;
         assert_eq!(out.unwrap(), "{}", "{}", rt.name());

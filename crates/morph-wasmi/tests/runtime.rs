@@ -7,8 +7,8 @@
 use morph_abi::{ExtensionInfo, HostError, HostErrorKind, SideEffect};
 use morph_runtime::{
     Blocking, BoxFuture, CallContext, Error, ErrorKind, ExecuteCall, Grants, HostCall, HostHandler,
-    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime,
-    SyncHostHandler, TrapKind,
+    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime, SyncHostHandler,
+    TrapKind,
 };
 use morph_wasmi::WasmiRuntime;
 use std::future::Future;
@@ -838,7 +838,7 @@ fn kv_get_fixture(ret: i32) -> Vec<u8> {
 fn kv_readable() -> InstanceConfig {
     config(Limits::default())
         .handler(Arc::new(Blocking(EmptyKv)))
-        .policy(Arc::new(Grants::parse(["kv-read"]).unwrap()))
+        .policy(Arc::new(Grants::parse(["kv-read"]).expect("a grant")))
 }
 
 /// Answers `kv.get` with "no such key", and nothing else.
@@ -941,7 +941,7 @@ async fn an_async_handler_answers_a_granted_host_call() {
     let clock = Arc::new(SlowClock::default());
     let config = config(Limits::default())
         .handler(clock.clone())
-        .policy(Arc::new(Grants::parse(["clock"]).unwrap()));
+        .policy(Arc::new(Grants::parse(["clock"]).expect("a grant")));
     let mut inst = rt.instantiate(&*module, config).await.unwrap();
     assert_eq!(inst.execute(call("run", "{}")).await.unwrap(), "{}");
     assert_eq!(inst.execute(call("run", "{}")).await.unwrap(), "{}");

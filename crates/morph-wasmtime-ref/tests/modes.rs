@@ -8,8 +8,7 @@
 use morph_abi::{ExtensionInfo, HostError, HostErrorKind, SideEffect};
 use morph_runtime::{
     Blocking, BoxFuture, CallContext, Error, ErrorKind, ExecuteCall, Grants, HostCall, HostHandler,
-    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime,
-    SyncHostHandler,
+    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime, SyncHostHandler,
 };
 use morph_wasmtime_ref::WasmtimeRuntime;
 use std::future::Future;
@@ -345,7 +344,7 @@ fn pointers_at_the_end_of_the_address_space_are_bad_guest_data() {
     let granted = || {
         config(Limits::default())
             .handler(Arc::new(Blocking(EmptyKv)))
-            .policy(Arc::new(Grants::parse(["kv-read"]).unwrap()))
+            .policy(Arc::new(Grants::parse(["kv-read"]).expect("a grant")))
     };
     for rt in runtimes() {
         let mut inst = load(&rt, &wasm, Limits::default()).unwrap();
@@ -428,7 +427,7 @@ async fn an_async_handler_answers_a_granted_host_call() {
         let clock = Arc::new(SlowClock::default());
         let config = config(Limits::default())
             .handler(clock.clone())
-            .policy(Arc::new(Grants::parse(["clock"]).unwrap()));
+            .policy(Arc::new(Grants::parse(["clock"]).expect("a grant")));
         let mut inst = rt.instantiate(&*m, config).await.unwrap();
         let out = inst.execute(call("run", "{}")).await;
         assert_eq!(out.unwrap(), "{}", "{}", rt.name());
