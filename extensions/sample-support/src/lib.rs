@@ -284,14 +284,21 @@ impl Response {
 }
 
 /// The start of `bytes` as text for a message: at most [`MAX_QUOTED`] characters,
-/// control characters escaped.
+/// control characters escaped, surrounding white space trimmed.
 pub fn quoted(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text.chars().take(MAX_QUOTED).collect();
+    let text = text.trim();
+    let mut out = String::new();
+    for c in text.chars().take(MAX_QUOTED) {
+        match c.is_control() {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
+        }
+    }
     if text.chars().nth(MAX_QUOTED).is_some() {
         out.push('…');
     }
-    out.escape_debug().to_string()
+    out
 }
 
 /// The error of a failed response of service `name`, quoting `message` (the service's
@@ -307,7 +314,10 @@ pub fn quoted(bytes: &[u8]) -> String {
 /// | 5xx and anything else | `unavailable`: retry later |
 pub fn failure(name: &str, response: &Response, message: Option<String>) -> Error {
     let status = response.status;
-    let said = message.unwrap_or_else(|| quoted(&response.body));
+    let said = match message {
+        Some(m) => quoted(m.as_bytes()),
+        None => quoted(&response.body),
+    };
     let rate_limit = status == 429
         || (status == 403
             && (response.header("retry-after").is_some()
@@ -325,7 +335,11 @@ pub fn failure(name: &str, response: &Response, message: Option<String>) -> Erro
         400..=499 => (ErrorKind::InvalidInput, ""),
         _ => (ErrorKind::Unavailable, "; retry later"),
     };
-    Error::new(kind, format!("{name} answered {status}: {said}{hint}"))
+    let said = match said.is_empty() {
+        true => said,
+        false => format!(": {said}"),
+    };
+    Error::new(kind, format!("{name} answered {status}{said}{hint}"))
 }
 
 /// A `rate-limited` error of service `name`, with details `{"retry_after_s": N}` when
@@ -335,9 +349,13 @@ pub fn rate_limited(name: &str, said: &str, retry_after_s: Option<u64>) -> Error
         Some(s) => format!("retry after {s} s"),
         None => "retry later".to_owned(),
     };
+    let said = match said.is_empty() {
+        true => String::new(),
+        false => format!(" ({said})"),
+    };
     let e = Error::new(
         ErrorKind::RateLimited,
-        format!("{name} is rate limiting these requests ({said}); {wait}"),
+        format!("{name} is rate limiting these requests{said}; {wait}"),
     );
     match retry_after_s {
         Some(s) => e.with_details(serde_json::json!({ "retry_after_s": s })),
