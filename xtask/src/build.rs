@@ -19,12 +19,15 @@ const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
-/// The Rust extensions: every folder of `extensions/` with a Cargo.toml.
+/// The Rust extensions: every folder of `extensions/` whose Cargo.toml builds a
+/// `cdylib`. A library the extensions share (`sample-support`) is not one.
 fn rust_extensions() -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(root().join("extensions")).context("reading extensions/")? {
         let path = entry?.path();
-        if path.join("Cargo.toml").is_file()
+        let manifest = path.join("Cargo.toml");
+        if manifest.is_file()
+            && is_cdylib(&manifest)?
             && let Some(name) = path.file_name().and_then(|n| n.to_str())
         {
             names.push(name.to_owned());
@@ -32,6 +35,19 @@ fn rust_extensions() -> Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+/// Whether the crate of `manifest` lists `cdylib` in `[lib] crate-type`.
+fn is_cdylib(manifest: &std::path::Path) -> Result<bool> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
+    let types = table
+        .get("lib")
+        .and_then(|lib| lib.get("crate-type"))
+        .and_then(toml::Value::as_array);
+    Ok(types.is_some_and(|t| t.iter().any(|v| v.as_str() == Some("cdylib"))))
 }
 
 /// Builds every extension; returns the paths written.
