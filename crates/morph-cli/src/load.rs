@@ -56,6 +56,9 @@ impl LoadArgs {
         let mut host = Host::builder()
             .backend(Backend::from(self.backend))
             .limits(self.limits.limits());
+        if let Some(cache) = crate::commands::cache::open() {
+            host = host.cache(cache);
+        }
         if let Some(capabilities) = capabilities {
             host = host.capabilities(capabilities);
         }

@@ -202,3 +202,28 @@ fn kinds_are_listed_and_secrets_are_never_printed() {
     assert!(removed.status.success(), "{}", text(&removed.stderr));
     assert!(text(&home.morph(&["secret", "list"]).stdout).is_empty());
 }
+
+#[test]
+fn compiled_code_is_cached_listed_and_cleared() {
+    let home = Home::new();
+    let wasm = adversary();
+    let module = wasm.to_str().unwrap();
+    for _ in 0..2 {
+        let out = home.morph(&["describe", module, "--backend", "wasmtime-core"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let ls = home.morph(&["cache", "ls"]);
+    assert!(ls.status.success(), "{}", text(&ls.stderr));
+    assert!(
+        text(&ls.stdout).contains("1 entries"),
+        "{}",
+        text(&ls.stdout)
+    );
+    let cleared = home.morph(&["cache", "clear"]);
+    assert!(
+        text(&cleared.stdout).starts_with("removed 1 entries"),
+        "{}",
+        text(&cleared.stdout)
+    );
+    assert!(text(&home.morph(&["cache", "ls"]).stdout).starts_with("0 entries"));
+}

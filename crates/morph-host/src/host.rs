@@ -2,6 +2,7 @@
 //! described, schemas compiled: once per module), and executions on fresh instances.
 
 use crate::backend::Backend;
+use crate::cache::CodeCache;
 use crate::schema::{Schema, TextViolation};
 use morph_abi::{ExtensionInfo, SideEffect};
 use morph_runtime::{
@@ -20,6 +21,7 @@ pub struct HostBuilder {
     limits: Limits,
     handler: Arc<dyn HostHandler>,
     policy: Arc<dyn Policy>,
+    cache: Option<CodeCache>,
 }
 
 impl Default for HostBuilder {
@@ -29,6 +31,7 @@ impl Default for HostBuilder {
             limits: Limits::default(),
             handler: Arc::new(NoCapabilities),
             policy: Arc::new(DenyAll),
+            cache: None,
         }
     }
 }
@@ -69,6 +72,13 @@ impl HostBuilder {
         self.handler(Arc::new(capabilities)).policy(policy)
     }
 
+    /// Keeps compiled code in `cache`, so that a module prepared before loads instead of
+    /// compiling (see [`CodeCache`]).
+    pub fn cache(mut self, cache: CodeCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
     /// Builds the host.
     ///
     /// # Errors
@@ -82,6 +92,7 @@ impl HostBuilder {
                 limits: self.limits,
                 handler: self.handler,
                 policy: self.policy,
+                cache: self.cache,
             }),
         })
     }
@@ -93,6 +104,7 @@ struct HostInner {
     limits: Limits,
     handler: Arc<dyn HostHandler>,
     policy: Arc<dyn Policy>,
+    cache: Option<CodeCache>,
 }
 
 /// The host an app embeds: `Send + Sync`, cheap to clone. Prepare an extension once with
@@ -156,16 +168,19 @@ impl Host {
     /// Compiles on tokio's blocking pool when a runtime drives this task (compiling takes
     /// milliseconds to seconds of CPU).
     async fn compile(&self, wasm: &[u8]) -> Result<Arc<dyn CompiledModule>> {
-        let runtime = self.inner.runtime.clone();
-        let limits = self.inner.limits.clone();
+        let inner = self.inner.clone();
+        let compile = move |wasm: &[u8]| match &inner.cache {
+            Some(cache) => cache.compile(inner.backend, &*inner.runtime, wasm, &inner.limits),
+            None => inner.runtime.compile(wasm, &inner.limits),
+        };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 let wasm = wasm.to_vec();
-                rt.spawn_blocking(move || runtime.compile(&wasm, &limits))
+                rt.spawn_blocking(move || compile(&wasm))
                     .await
                     .map_err(|e| Error::engine(format!("compiling failed: {e}")))?
             }
-            Err(_) => runtime.compile(wasm, &limits),
+            Err(_) => compile(wasm),
         }
     }
 

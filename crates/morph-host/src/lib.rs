@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod cache;
 mod extension;
 mod host;
 mod install;
@@ -44,6 +45,7 @@ pub use extension::{Extension, LoadOptions};
 /// single-threaded); further calls wait for a slot without holding a worker.
 #[cfg(any(feature = "wasmer-cranelift", feature = "wasmer-singlepass"))]
 pub const WASMER_MAX_CONCURRENT_CALLS: usize = morph_wasmer::MAX_CONCURRENT_CALLS;
+pub use cache::{CacheEntry, CacheStats, CodeCache, DEFAULT_CACHE_BYTES};
 pub use host::{ExecuteOptions, Host, HostBuilder, Output, Prepared, Session};
 pub use install::{
     InstallError, InstallOptions, InstallReport, Installed, Record, Store, StoreError, UNSIGNED,

@@ -9,6 +9,7 @@ use std::io::Write;
 
 mod audit;
 mod backends;
+pub(crate) mod cache;
 mod describe;
 mod inspect;
 mod install;
@@ -75,6 +76,8 @@ pub enum Command {
     Secret(secret::SecretArgs),
     /// Show what an extension did and was refused.
     Audit(audit::AuditArgs),
+    /// List or clear the compiled-code cache.
+    Cache(cache::CacheArgs),
 }
 
 impl Command {
@@ -103,6 +106,7 @@ impl Command {
             Command::Revoke(args) => permissions::revoke(&args, out),
             Command::Secret(args) => secret::execute(&args, out),
             Command::Audit(args) => audit::execute(&args, out),
+            Command::Cache(args) => cache::execute(&args, out),
         }
     }
 }
