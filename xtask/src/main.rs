@@ -46,7 +46,13 @@ fn run() -> Result<()> {
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` tells the process where its manifest is; the path compiled in is only a
+    // fallback, since one target folder may serve several clones (CI's and a working
+    // copy) and cargo may run a binary built from another.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
@@ -143,6 +149,8 @@ fn ci() -> Result<()> {
     )?;
     run_cmd(
         Command::new(cargo_target_dir().join("release").join("morph-conformance"))
+            .arg("--root")
+            .arg(root())
             .current_dir(root()),
         "conformance again, from the release build",
     )?;
@@ -219,7 +227,10 @@ fn binary(name: &str) -> PathBuf {
 
 fn conformance_run() -> Result<()> {
     run_cmd(
-        Command::new(binary("morph-conformance")).current_dir(root()),
+        Command::new(binary("morph-conformance"))
+            .arg("--root")
+            .arg(root())
+            .current_dir(root()),
         "conformance: every case on every backend",
     )
 }

@@ -227,3 +227,49 @@ fn compiled_code_is_cached_listed_and_cleared() {
     );
     assert!(text(&home.morph(&["cache", "ls"]).stdout).starts_with("0 entries"));
 }
+
+#[test]
+fn a_version_asking_for_more_runs_with_the_old_grants_until_the_new_ones_are_granted() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |version: &str, requests: &str| {
+        let path = dir.path().join(format!("morph-{version}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "id = \"adversary\"\nname = \"Adversary\"\nversion = \"{version}\"\n\
+                 contract = \"0.1.0\"\n\n[permissions]\nrequest = [{requests}]\n"
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let v1 = manifest("1.0.0", r#""clock""#);
+    let v2 = manifest("2.0.0", r#""clock", "random""#);
+    let wasm = adversary();
+    let module = wasm.to_str().unwrap();
+    let run =
+        |action: &str, manifest: &str| home.morph(&["run", module, action, "--manifest", manifest]);
+    assert!(
+        home.morph(&["grant", "adversary", "clock"])
+            .status
+            .success()
+    );
+    assert!(run("clock", &v1).status.success());
+    // Version 2 asks for `random` too: it runs with the old grants, `random` refused.
+    assert!(run("clock", &v2).status.success());
+    let refused = run("random", &v2);
+    assert_eq!(refused.status.code(), Some(9), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("`--grant 'random'`"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // Granted: version 2 gets it; version 1, which does not ask for it, still does not.
+    let granted = home.morph(&["grant", "adversary", "random"]);
+    assert!(granted.status.success(), "{}", text(&granted.stderr));
+    let ran = run("random", &v2);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert_eq!(text(&ran.stdout).trim(), r#"{"len":16}"#);
+    assert_eq!(run("random", &v1).status.code(), Some(9));
+}

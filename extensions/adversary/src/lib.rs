@@ -6,7 +6,7 @@
 //! back, invalid UTF-8, recursion that overflows the engine's stack rather than Rust's
 //! shadow stack in linear memory) live as WAT in `extensions/wat/`.
 
-use morph_abi::host::{clock, log};
+use morph_abi::host::{clock, log, random};
 use morph_abi::{ActionInfo, Error, Extension, ExtensionInfo, Input, Output, SideEffect};
 use serde::Deserialize;
 use serde_json::json;
@@ -61,6 +61,8 @@ impl Extension for Adversary {
                     json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}, "required": ["n"]}),
                 ),
                 action("clock", "Reads the clock, which needs a permission.").side_effect(SideEffect::Read),
+                action("random", "Reads 16 random bytes, which needs a permission.")
+                    .side_effect(SideEffect::Read),
                 action("bad-output", "Returns text that is not JSON."),
             ],
             events: vec![],
@@ -113,6 +115,10 @@ impl Extension for Adversary {
             "clock" => {
                 let now = clock::now_ms()?;
                 Output::json(&json!({ "now": now }))
+            }
+            "random" => {
+                let bytes = random::bytes(16)?;
+                Output::json(&json!({ "len": bytes.len() }))
             }
             "bad-output" => Ok(Output::raw("this is not JSON")),
             other => Err(Error::unknown_action(other)),
