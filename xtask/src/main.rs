@@ -10,6 +10,7 @@
 //! Debian's `binaryen` (for `wasm-opt`) with apt when running as root.
 
 mod build;
+mod demo_http;
 mod tools;
 
 use anyhow::{Context, Result, bail};
@@ -284,7 +285,8 @@ fn demo() -> Result<()> {
             }
         }
     }
-    demo_signed(&morph, &built)
+    demo_signed(&morph, &built)?;
+    demo_http::demo(&morph, &built, &cargo_target_dir().join("demo"))
 }
 
 /// The trust path: a fresh key, the sample packed and signed, refused before its key is

@@ -137,11 +137,15 @@ pub fn grant(args: &GrantArgs, out: &mut Out<impl Write>) -> Result<(), Failure>
             g.insert(grant.clone());
         }
     })?;
-    let requested = requested(&store, &args.id)?.unwrap_or_default();
+    // Only an installed extension's manifest is known here; a module file's is given to
+    // `morph run --manifest` when it runs.
+    let requested = requested(&store, &args.id)?.ok();
     for grant in &args.grants {
-        let note = match requested.covers(grant) {
-            true => "",
-            false => " (not requested by its manifest: no effect until a version requests it)",
+        let note = match &requested {
+            Some(requested) if !requested.covers(grant) => {
+                " (its manifest does not request it: no effect until a version does)"
+            }
+            _ => "",
         };
         writeln!(out, "granted `{grant}` to `{}`{note}", escape(&args.id))?;
     }
