@@ -6,8 +6,11 @@
 //! back, invalid UTF-8, recursion that overflows the engine's stack rather than Rust's
 //! shadow stack in linear memory) live as WAT in `extensions/wat/`.
 
-use morph_abi::host::{clock, log, random};
-use morph_abi::{ActionInfo, Error, Extension, ExtensionInfo, Input, Output, SideEffect};
+use morph_abi::host::{clock, config, events, http, kv, log, random};
+use morph_abi::{
+    ActionInfo, Error, EventInfo, Extension, ExtensionInfo, HostError, HostErrorKind, HttpRequest,
+    Input, Method, Output, SideEffect,
+};
 use serde::Deserialize;
 use serde_json::json;
 use std::hint::black_box;
@@ -18,6 +21,41 @@ pub struct Adversary;
 #[derive(Deserialize)]
 struct Count {
     n: u64,
+}
+
+#[derive(Deserialize)]
+struct Call {
+    host: String,
+}
+
+/// Makes the host call `host` names, as an extension would: a refusal fails the action
+/// (`permission-denied`, which the host reports with the permission it refused); any
+/// other host error, and what the call answered, are the output.
+fn call(host: &str) -> Result<Output, Error> {
+    let request = |secret: Option<&str>| HttpRequest {
+        method: Method::Get,
+        url: "https://api.example.com/items".into(),
+        headers: Vec::new(),
+        body: None,
+        secret: secret.map(str::to_owned),
+        timeout_ms: None,
+    };
+    let answered: Result<serde_json::Value, HostError> = match host {
+        "http" => http::fetch(&request(None)).map(|r| json!(r.status)),
+        "http-secret" => http::fetch(&request(Some("token"))).map(|r| json!(r.status)),
+        "kv-get" => kv::get("k").map(|v| json!(v.is_some())),
+        "kv-set" => kv::set("k", b"v").map(|()| json!(true)),
+        "events" => events::emit("noted", "{}").map(|()| json!(true)),
+        "config" => config::get().map(|c| json!(c)),
+        "clock" => clock::now_ms().map(|t| json!(t)),
+        "random" => random::bytes(4).map(|b| json!(b)),
+        other => return Err(Error::invalid_input(format!("no host call `{other}`"))),
+    };
+    match answered {
+        Ok(value) => Output::json(&json!({ "ok": value })),
+        Err(e) if e.kind == HostErrorKind::PermissionDenied => Err(e.into()),
+        Err(e) => Output::json(&json!({ "host_error": e.kind.as_str() })),
+    }
 }
 
 /// Busy work the host cannot skip: `n` rounds of xorshift.
@@ -64,8 +102,11 @@ impl Extension for Adversary {
                 action("random", "Reads 16 random bytes, which needs a permission.")
                     .side_effect(SideEffect::Read),
                 action("bad-output", "Returns text that is not JSON."),
+                action("call", "Makes one host call, named by `host`.").side_effect(SideEffect::Write),
+                action("wipe", "Does nothing, but declares itself destructive.")
+                    .side_effect(SideEffect::Destructive),
             ],
-            events: vec![],
+            events: vec![EventInfo::new("noted", "Something was noted.", json!({}))],
             config_schema: None,
         }
     }
@@ -121,6 +162,8 @@ impl Extension for Adversary {
                 Output::json(&json!({ "len": bytes.len() }))
             }
             "bad-output" => Ok(Output::raw("this is not JSON")),
+            "call" => call(&input.parse::<Call>()?.host),
+            "wipe" => Output::json(&json!({ "wiped": true })),
             other => Err(Error::unknown_action(other)),
         }
     }
