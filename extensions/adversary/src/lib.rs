@@ -15,8 +15,11 @@ use serde::Deserialize;
 use serde_json::json;
 use std::hint::black_box;
 
-/// The extension; stateless.
+/// The extension; stateless but for [`CALLS`].
 pub struct Adversary;
+
+/// Calls served by this instance: what a call finds of the previous call's state.
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[derive(Deserialize)]
 struct Count {
@@ -105,6 +108,7 @@ impl Extension for Adversary {
                 action("call", "Makes one host call, named by `host`.").side_effect(SideEffect::Write),
                 action("wipe", "Does nothing, but declares itself destructive.")
                     .side_effect(SideEffect::Destructive),
+                action("remember", "Counts the calls this instance served before this one."),
             ],
             events: vec![EventInfo::new("noted", "Something was noted.", json!({}))],
             config_schema: None,
@@ -164,6 +168,10 @@ impl Extension for Adversary {
             "bad-output" => Ok(Output::raw("this is not JSON")),
             "call" => call(&input.parse::<Call>()?.host),
             "wipe" => Output::json(&json!({ "wiped": true })),
+            "remember" => {
+                let before = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Output::json(&json!({ "before": before }))
+            }
             other => Err(Error::unknown_action(other)),
         }
     }

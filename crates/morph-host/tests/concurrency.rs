@@ -1,0 +1,126 @@
+//! Many executions at once, on every backend: fresh guest state per call, siblings of
+//! a timing-out instance unharmed, and 200 concurrent executions over 4 extensions all
+//! correct.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use morph_host::{Backend, ExecuteOptions, Host, Limits, Prepared};
+use std::path::Path;
+use std::time::Duration;
+
+fn module(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/extensions")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&p).unwrap_or_else(|_| panic!("{} missing: run `cargo xtask build`", p.display()))
+}
+
+async fn prepare(backend: Backend, name: &str) -> Prepared {
+    let host = Host::builder().backend(backend).build().unwrap();
+    host.prepare(name, &module(name)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_execution_starts_from_fresh_guest_state_unless_a_session_keeps_it() {
+    for backend in Backend::available_backends() {
+        let adversary = prepare(backend, "adversary").await;
+        let defaults = ExecuteOptions::default();
+        for _ in 0..3 {
+            let out = adversary
+                .execute("remember", "{}", &defaults)
+                .await
+                .unwrap();
+            assert_eq!(
+                out.text, r#"{"before":0}"#,
+                "{backend}: a call saw another's state"
+            );
+        }
+        // A session is one instance: its calls share the guest's state, by choice.
+        let mut session = adversary.instantiate().await.unwrap();
+        session.execute("remember", "{}").await.unwrap();
+        let second = session.execute("remember", "{}").await.unwrap();
+        assert_eq!(second, r#"{"before":1}"#, "{backend}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sibling_from_the_same_compiled_code_never_sees_a_neighbours_timeouts() {
+    for backend in Backend::available_backends() {
+        let adversary = prepare(backend, "adversary").await;
+        let spinning = {
+            let adversary = adversary.clone();
+            tokio::spawn(async move {
+                let options = ExecuteOptions::default().with_limits(Limits {
+                    fuel: None,
+                    timeout: Duration::from_millis(50),
+                    ..Limits::default()
+                });
+                for _ in 0..10 {
+                    let e = adversary.execute("spin", "{}", &options).await.unwrap_err();
+                    assert_eq!(e.detail(), "limit-exceeded:timeout", "{backend}");
+                }
+            })
+        };
+        let defaults = ExecuteOptions::default();
+        let (mut runs, mut errors) = (0u32, 0u32);
+        while !spinning.is_finished() || runs < 10 {
+            match adversary
+                .execute("work", r#"{"n":100000}"#, &defaults)
+                .await
+            {
+                Ok(out) if out.text == format!(r#"{{"result":{}}}"#, adversary::work(100_000)) => {}
+                _ => errors += 1,
+            }
+            runs += 1;
+        }
+        spinning.await.unwrap();
+        assert_eq!(
+            errors, 0,
+            "{backend}: {errors} of {runs} sibling calls failed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_executions_over_four_extensions_are_all_correct() {
+    // The busy work's answer, computed natively.
+    let work = format!(r#"{{"result":{}}}"#, adversary::work(1000));
+    let calls: [(&str, &str, &str, &str); 4] = [
+        (
+            "hello",
+            "greet",
+            r#"{"name":"Ada"}"#,
+            r#"{"greeting":"Hello, Ada!","count":1}"#,
+        ),
+        ("adversary", "work", r#"{"n":1000}"#, &work),
+        ("strings-latin1", "run", "{}", r#""é""#),
+        ("hostcall-budget", "run", "{}", "{}"),
+    ];
+    for backend in Backend::available_backends() {
+        let mut prepared = Vec::new();
+        for (name, ..) in calls {
+            prepared.push(prepare(backend, name).await);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let (_, action, input, want) = calls[i % 4];
+            let (action, input, want) = (action.to_owned(), input.to_owned(), want.to_owned());
+            let p = prepared[i % 4].clone();
+            tasks.spawn(async move {
+                let out = p.execute(&action, &input, &ExecuteOptions::default()).await;
+                (i, out.map(|o| o.text), want)
+            });
+        }
+        let mut done = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let (i, out, want) = joined.unwrap();
+            assert_eq!(
+                out.as_deref().ok(),
+                Some(want.as_str()),
+                "{backend}: call {i}: {out:?}"
+            );
+            done += 1;
+        }
+        assert_eq!(done, 200, "{backend}");
+    }
+}
