@@ -8,7 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use morph_host::{Backend, ExecuteOptions, Extension, Host, Limits, LoadOptions, Metering};
+use morph_host::{
+    Backend, CodeCache, ExecuteOptions, Extension, Host, Limits, LoadOptions, Metering,
+};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -45,6 +47,31 @@ fn benches(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The same code loaded from the compiled-code cache (its HMAC checked, the engine's
+    // deserialization): read it against `compile/hello` above.
+    let mut g = c.benchmark_group("cache-load/hello");
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache = CodeCache::open(cache_dir.path(), morph_host::DEFAULT_CACHE_BYTES).expect("cache");
+    for &b in &backends {
+        let runtime = b.runtime().expect("backend available");
+        cache
+            .load_or_compile(b, &*runtime, &hello, &limits)
+            .expect("compiles");
+        g.bench_function(BenchmarkId::from_parameter(b), |bench| {
+            bench.iter(|| {
+                cache
+                    .load_or_compile(b, &*runtime, black_box(&hello), &limits)
+                    .expect("loads")
+            })
+        });
+    }
+    g.finish();
+    assert_eq!(
+        cache.stats().misses,
+        backends.len() as u64,
+        "every load was a hit"
+    );
 
     // What a host pays once per module: compile, a first instance, `describe`, schemas.
     let mut g = c.benchmark_group("prepare/hello");

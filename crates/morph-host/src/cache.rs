@@ -183,13 +183,13 @@ impl CodeCache {
         mac
     }
 
-    /// The code for `wasm` on `runtime` under `limits`: loaded when a valid entry exists,
-    /// compiled (and stored) otherwise. A store that fails is logged, not an error: the
-    /// cache only saves time.
+    /// The code for `wasm` on `backend`'s `runtime` under `limits`: loaded when a valid
+    /// entry exists, compiled (and stored) otherwise. A store that fails is logged, not an
+    /// error: the cache only saves time. `Host::prepare` calls this; benchmarks do too.
     ///
     /// # Errors
     /// Those of [`Runtime::compile`].
-    pub(crate) fn compile(
+    pub fn load_or_compile(
         &self,
         backend: Backend,
         runtime: &dyn Runtime,

@@ -170,7 +170,9 @@ impl Host {
     async fn compile(&self, wasm: &[u8]) -> Result<Arc<dyn CompiledModule>> {
         let inner = self.inner.clone();
         let compile = move |wasm: &[u8]| match &inner.cache {
-            Some(cache) => cache.compile(inner.backend, &*inner.runtime, wasm, &inner.limits),
+            Some(cache) => {
+                cache.load_or_compile(inner.backend, &*inner.runtime, wasm, &inner.limits)
+            }
             None => inner.runtime.compile(wasm, &inner.limits),
         };
         match tokio::runtime::Handle::try_current() {
