@@ -22,6 +22,7 @@ pub struct HostBuilder {
     handler: Arc<dyn HostHandler>,
     policy: Arc<dyn Policy>,
     cache: Option<CodeCache>,
+    max_concurrent: Option<usize>,
 }
 
 impl Default for HostBuilder {
@@ -32,6 +33,7 @@ impl Default for HostBuilder {
             handler: Arc::new(NoCapabilities),
             policy: Arc::new(DenyAll),
             cache: None,
+            max_concurrent: None,
         }
     }
 }
@@ -79,6 +81,14 @@ impl HostBuilder {
         self
     }
 
+    /// At most `n` (at least 1) executions of one prepared extension at once; further
+    /// [`Prepared::execute`] calls wait for a slot (back-pressure, without holding a
+    /// thread). Other extensions are not held up. Unbounded unless set.
+    pub fn max_concurrent_executions(mut self, n: usize) -> Self {
+        self.max_concurrent = Some(n.max(1));
+        self
+    }
+
     /// Builds the host.
     ///
     /// # Errors
@@ -93,6 +103,7 @@ impl HostBuilder {
                 handler: self.handler,
                 policy: self.policy,
                 cache: self.cache,
+                max_concurrent: self.max_concurrent,
             }),
         })
     }
@@ -105,6 +116,7 @@ struct HostInner {
     handler: Arc<dyn HostHandler>,
     policy: Arc<dyn Policy>,
     cache: Option<CodeCache>,
+    max_concurrent: Option<usize>,
 }
 
 /// The host an app embeds: `Send + Sync`, cheap to clone. Prepare an extension once with
@@ -212,6 +224,8 @@ struct PreparedInner {
     module: Arc<dyn CompiledModule>,
     info: ExtensionInfo,
     actions: HashMap<String, Schemas>,
+    /// Slots for executions at once, when the host bounds them.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -257,12 +271,17 @@ impl Prepared {
         if let Some(config) = &info.config_schema {
             compile_schema("the extension", "a config", config)?;
         }
+        let slots = host
+            .inner
+            .max_concurrent
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
         Ok(Prepared {
             inner: Arc::new(PreparedInner {
                 host,
                 module,
                 info,
                 actions,
+                slots,
             }),
         })
     }
@@ -301,6 +320,17 @@ impl Prepared {
         options: &ExecuteOptions,
         synchronous: bool,
     ) -> Result<Output> {
+        // Held until the execution ends; the semaphore is never closed.
+        let _slot = match &self.inner.slots {
+            Some(slots) => Some(
+                slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::engine(format!("execution slots closed: {e}")))?,
+            ),
+            None => None,
+        };
         let mut session = self.session(options, synchronous).await?;
         let text = session.execute(action, input).await?;
         Ok(Output {

@@ -4,8 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use morph_host::{Backend, ExecuteOptions, Host, Limits, Prepared};
+use morph_host::{
+    Backend, BoxFuture, CallContext, ExecuteOptions, Grants, Host, HostCall, HostError,
+    HostHandler, HostReply, Limits, Prepared,
+};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn module(name: &str) -> Vec<u8> {
@@ -122,5 +127,59 @@ async fn two_hundred_concurrent_executions_over_four_extensions_are_all_correct(
             done += 1;
         }
         assert_eq!(done, 200, "{backend}");
+    }
+}
+
+/// Answers the clock after a timer, counting the calls waiting at once.
+#[derive(Default)]
+struct Gauge {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl HostHandler for Gauge {
+    fn handle<'a>(
+        &'a self,
+        _cx: &'a CallContext,
+        _call: HostCall,
+    ) -> BoxFuture<'a, Result<HostReply, HostError>> {
+        Box::pin(async move {
+            let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            Ok(HostReply::Now(1))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_extension_cap_holds_executions_back_without_failing_them() {
+    for backend in Backend::available_backends() {
+        let gauge = Arc::new(Gauge::default());
+        let host = Host::builder()
+            .backend(backend)
+            .handler(gauge.clone())
+            .policy(Arc::new(Grants::parse(["clock"]).expect("a grant")))
+            .max_concurrent_executions(2)
+            .build()
+            .unwrap();
+        let adversary = host
+            .prepare("adversary", &module("adversary"))
+            .await
+            .unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let a = adversary.clone();
+            tasks.spawn(async move { a.execute("clock", "{}", &ExecuteOptions::default()).await });
+        }
+        while let Some(r) = tasks.join_next().await {
+            assert_eq!(r.unwrap().unwrap().text, r#"{"now":1}"#, "{backend}");
+        }
+        let most = gauge.most.load(Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&most),
+            "{backend}: {most} executions at once"
+        );
     }
 }
