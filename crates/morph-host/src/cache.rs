@@ -175,12 +175,12 @@ impl CodeCache {
         self.inner.dir.join(format!("{name}{SUFFIX}"))
     }
 
-    fn mac(&self, frame: &[u8]) -> HmacSha256 {
-        // HMAC takes a key of any length; 32 bytes never fails.
+    fn mac(&self, frame: &[u8]) -> Result<HmacSha256> {
+        // HMAC takes a key of any length: this does not fail with a 32-byte key.
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.inner.key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+            .map_err(|e| Error::engine(format!("the code cache's key: {e}")))?;
         mac.update(frame);
-        mac
+        Ok(mac)
     }
 
     /// The code for `wasm` on `backend`'s `runtime` under `limits`: loaded when a valid
@@ -229,8 +229,10 @@ impl CodeCache {
         let Some((mac, frame)) = bytes.split_at_checked(MAC_LEN) else {
             return refuse("truncated");
         };
-        if self.mac(frame).verify_slice(mac).is_err() {
-            return refuse("its HMAC does not match (changed since it was written)");
+        match self.mac(frame).map(|expected| expected.verify_slice(mac)) {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return refuse("its HMAC does not match (changed since it was written)"),
+            Err(e) => return refuse(&e.to_string()),
         }
         // SAFETY: the frame is byte for byte what this cache stored from
         // `runtime.serialize` (the keyed HMAC checks it), and `deserialize` refuses a
@@ -250,7 +252,7 @@ impl CodeCache {
     /// Writes an entry atomically (a temporary file renamed over it), then evicts the
     /// least recently used entries beyond the size bound.
     fn store(&self, path: &Path, frame: &[u8]) -> Result<()> {
-        let mac = self.mac(frame).finalize().into_bytes();
+        let mac = self.mac(frame)?.finalize().into_bytes();
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut file = std::fs::File::create(&tmp)?;
