@@ -6,18 +6,19 @@
     reason = "test helpers outside #[test] fns panic on failure by design"
 )]
 
-use morph_abi::{ExtensionInfo, HostError, HostErrorKind, SideEffect};
+#[path = "../../morph-runtime/tests/support/backend.rs"]
+mod support;
 use morph_runtime::{
-    Blocking, BoxFuture, CallContext, Error, ErrorKind, ExecuteCall, Grants, HostCall, HostHandler,
-    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime, SyncHostHandler,
+    Blocking, Error, ErrorKind, Grants, Instance, InstanceConfig, Limit, Limits, Metering, Runtime,
     TrapKind,
 };
 use morph_wasmer::WasmerRuntime;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use support::{BlockingCalls, EmptyKv, LOG, NOW_MS, SlowClock, call};
 
 fn runtimes() -> Vec<WasmerRuntime> {
     vec![
@@ -44,30 +45,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// An `execute` of `action` with `input`, declared free of side effects.
-fn call<'a>(action: &'a str, input: &'a str) -> ExecuteCall<'a> {
-    ExecuteCall {
-        action,
-        input,
-        side_effect: SideEffect::None,
-    }
-}
-
-/// Blocking calls on an instance, so that test bodies read like the calls they make.
-trait BlockingCalls {
-    fn describe_blocking(&mut self) -> Result<ExtensionInfo, Error>;
-    fn execute_blocking(&mut self, action: &str, input: &str) -> Result<String, Error>;
-}
-
-impl BlockingCalls for Box<dyn Instance> {
-    fn describe_blocking(&mut self) -> Result<ExtensionInfo, Error> {
-        block_on(self.describe())
-    }
-    fn execute_blocking(&mut self, action: &str, input: &str) -> Result<String, Error> {
-        block_on(self.execute(call(action, input)))
-    }
-}
-
 /// Nothing granted, no capabilities: the defaults.
 fn config(limits: Limits) -> InstanceConfig {
     InstanceConfig::new("test", limits)
@@ -77,9 +54,6 @@ fn load(rt: &dyn Runtime, wasm: &[u8], limits: Limits) -> Result<Box<dyn Instanc
     let m = rt.compile(wasm, &limits)?;
     block_on(rt.instantiate(&*m, config(limits)))
 }
-
-/// The contract's `log.log` import, as wit-bindgen lowers it.
-const LOG: &str = r#"(import "morph:extension/log@0.1.0" "log" (func $log (param i32 i32 i32)))"#;
 
 /// The exports every module needs, minus `execute` (each fixture brings its own).
 const EXPORTS: &str = r#"
@@ -663,21 +637,6 @@ fn a_loop_of_host_calls_stops_at_the_deadline() {
     }
 }
 
-/// Answers `kv.get` with "no such key", and nothing else.
-struct EmptyKv;
-
-impl SyncHostHandler for EmptyKv {
-    fn handle(&self, _: &CallContext, call: HostCall) -> Result<HostReply, HostError> {
-        match call {
-            HostCall::KvGet { .. } => Ok(HostReply::Value(None)),
-            other => Err(HostError::new(
-                HostErrorKind::Unavailable,
-                format!("the test host does not provide {}", other.func().name()),
-            )),
-        }
-    }
-}
-
 /// A module whose `execute` makes one `kv.get` with its return area at `ret`.
 fn kv_get_fixture(ret: i32) -> Vec<u8> {
     wat::parse_str(format!(
@@ -728,35 +687,6 @@ fn pointers_at_the_end_of_the_address_space_are_bad_guest_data() {
             "{}",
             rt.name()
         );
-    }
-}
-
-/// The clock value [`SlowClock`] answers.
-const NOW_MS: u64 = 1_234_567_890_123;
-
-/// A handler that awaits a tokio timer before it reads a (fixed) clock.
-#[derive(Default)]
-struct SlowClock {
-    answered: AtomicU32,
-}
-
-impl HostHandler for SlowClock {
-    fn handle<'a>(
-        &'a self,
-        _: &'a CallContext,
-        call: HostCall,
-    ) -> BoxFuture<'a, Result<HostReply, HostError>> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            self.answered.fetch_add(1, Ordering::SeqCst);
-            match call {
-                HostCall::ClockNowMs => Ok(HostReply::Now(NOW_MS)),
-                other => Err(HostError::new(
-                    HostErrorKind::Unavailable,
-                    format!("the test host does not provide {}", other.func().name()),
-                )),
-            }
-        })
     }
 }
 

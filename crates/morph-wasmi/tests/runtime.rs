@@ -4,18 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use morph_abi::{ExtensionInfo, HostError, HostErrorKind, SideEffect};
+#[path = "../../morph-runtime/tests/support/backend.rs"]
+mod support;
 use morph_runtime::{
-    Blocking, BoxFuture, CallContext, Error, ErrorKind, ExecuteCall, Grants, HostCall, HostHandler,
-    HostReply, Instance, InstanceConfig, Limit, Limits, Metering, Runtime, SyncHostHandler,
+    Blocking, Error, ErrorKind, Grants, Instance, InstanceConfig, Limit, Limits, Metering, Runtime,
     TrapKind,
 };
 use morph_wasmi::WasmiRuntime;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use support::{BlockingCalls, EmptyKv, LOG, NOW_MS, SlowClock, call};
 
 fn hello() -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/extensions/hello.wasm");
@@ -34,9 +35,6 @@ const EXPORTS: &str = r#"
     (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 1024)
     (@custom "morph:contract" "0.1.0")
 "#;
-
-/// The contract's `log.log` import, as wit-bindgen lowers it.
-const LOG: &str = r#"(import "morph:extension/log@0.1.0" "log" (func $log (param i32 i32 i32)))"#;
 
 fn wat(body: &str) -> Vec<u8> {
     wat::parse_str(format!("(module {body})")).expect("fixture WAT parses")
@@ -62,30 +60,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
         .build()
         .expect("tokio runtime")
         .block_on(f)
-}
-
-/// An `execute` of `action` with `input`, declared free of side effects.
-fn call<'a>(action: &'a str, input: &'a str) -> ExecuteCall<'a> {
-    ExecuteCall {
-        action,
-        input,
-        side_effect: SideEffect::None,
-    }
-}
-
-/// Blocking calls on an instance, so that test bodies read like the calls they make.
-trait BlockingCalls {
-    fn describe_blocking(&mut self) -> Result<ExtensionInfo, Error>;
-    fn execute_blocking(&mut self, action: &str, input: &str) -> Result<String, Error>;
-}
-
-impl BlockingCalls for Box<dyn Instance> {
-    fn describe_blocking(&mut self) -> Result<ExtensionInfo, Error> {
-        block_on(self.describe())
-    }
-    fn execute_blocking(&mut self, action: &str, input: &str) -> Result<String, Error> {
-        block_on(self.execute(call(action, input)))
-    }
 }
 
 /// Nothing granted, no capabilities: the defaults.
@@ -841,21 +815,6 @@ fn kv_readable() -> InstanceConfig {
         .policy(Arc::new(Grants::parse(["kv-read"]).expect("a grant")))
 }
 
-/// Answers `kv.get` with "no such key", and nothing else.
-struct EmptyKv;
-
-impl SyncHostHandler for EmptyKv {
-    fn handle(&self, _: &CallContext, call: HostCall) -> Result<HostReply, HostError> {
-        match call {
-            HostCall::KvGet { .. } => Ok(HostReply::Value(None)),
-            other => Err(HostError::new(
-                HostErrorKind::Unavailable,
-                format!("the test host does not provide {}", other.func().name()),
-            )),
-        }
-    }
-}
-
 #[test]
 fn pointers_at_the_end_of_the_address_space_are_bad_guest_data() {
     // `execute` answers with a result at 0xfffffffc: its 12 bytes wrap past 2^32.
@@ -883,35 +842,6 @@ fn pointers_at_the_end_of_the_address_space_are_bad_guest_data() {
     let module = rt.compile(&kv_get_fixture(64), &Limits::default()).unwrap();
     let mut inst = block_on(rt.instantiate(&*module, kv_readable())).unwrap();
     assert_eq!(inst.execute_blocking("run", "{}").unwrap(), "");
-}
-
-/// The clock value [`SlowClock`] answers.
-const NOW_MS: u64 = 1_234_567_890_123;
-
-/// A handler that awaits a tokio timer before it reads a (fixed) clock.
-#[derive(Default)]
-struct SlowClock {
-    answered: AtomicU32,
-}
-
-impl HostHandler for SlowClock {
-    fn handle<'a>(
-        &'a self,
-        _: &'a CallContext,
-        call: HostCall,
-    ) -> BoxFuture<'a, Result<HostReply, HostError>> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            self.answered.fetch_add(1, Ordering::SeqCst);
-            match call {
-                HostCall::ClockNowMs => Ok(HostReply::Now(NOW_MS)),
-                other => Err(HostError::new(
-                    HostErrorKind::Unavailable,
-                    format!("the test host does not provide {}", other.func().name()),
-                )),
-            }
-        })
-    }
 }
 
 /// `execute` reads the clock and answers `ok("{}")` when it got [`NOW_MS`], traps
