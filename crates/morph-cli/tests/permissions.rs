@@ -273,3 +273,56 @@ fn a_version_asking_for_more_runs_with_the_old_grants_until_the_new_ones_are_gra
     assert_eq!(text(&ran.stdout).trim(), r#"{"len":16}"#);
     assert_eq!(run("random", &v1).status.code(), Some(9));
 }
+
+#[test]
+fn a_dry_run_reads_but_records_its_writes_instead_of_making_them() {
+    let home = Home::new();
+    let wasm = adversary();
+    let module = wasm.to_str().unwrap();
+    let call = |host: &str, extra: &[&str]| {
+        let input = format!(r#"{{"host":"{host}"}}"#);
+        let mut args = vec!["run", module, "call", "--input", &input];
+        args.extend_from_slice(extra);
+        home.morph(&args)
+    };
+    let grants = ["--grant", "kv-read", "--grant", "kv-write"];
+    let dry = call("kv-set", &[&grants[..], &["--dry-run"]].concat());
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert_eq!(text(&dry.stdout).trim(), r#"{"ok":true}"#);
+    let stderr = text(&dry.stderr);
+    assert!(stderr.contains("morph: dry run: did not"), "{stderr}");
+    assert!(stderr.contains("(kv-write)"), "{stderr}");
+    // Nothing was written.
+    let read = call("kv-get", &grants);
+    assert_eq!(
+        text(&read.stdout).trim(),
+        r#"{"ok":false}"#,
+        "{}",
+        text(&read.stderr)
+    );
+    // For real, it is.
+    let wrote = call("kv-set", &grants);
+    assert!(wrote.status.success(), "{}", text(&wrote.stderr));
+    assert!(text(&wrote.stderr).is_empty(), "{}", text(&wrote.stderr));
+    let read = call("kv-get", &grants);
+    assert_eq!(
+        text(&read.stdout).trim(),
+        r#"{"ok":true}"#,
+        "{}",
+        text(&read.stderr)
+    );
+    // The audit log says which was which.
+    let audit = home.morph(&["audit", "adversary", "--json"]);
+    let records: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let outcomes: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["allowed", "allowed", "allowed", "dry-run"],
+        "{records}"
+    );
+}
