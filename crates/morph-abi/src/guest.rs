@@ -8,8 +8,9 @@ use std::cell::RefCell;
 #[allow(missing_docs, clippy::all, unsafe_op_in_unsafe_fn, unused)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/v0.1.0",
-        world: "extension",
+        path: ["../../wit/v0.1.0", "../../wit/v0.2.0"],
+        world: "morph:extension/extension@0.2.0",
+        generate_all,
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "::morph_abi::__private::bindings",
@@ -17,9 +18,10 @@ pub mod bindings {
     });
 }
 
-use bindings::morph::extension::{
+use bindings::morph::extension0_1_0::{
     clock, config, events, http, kv, log as wlog, random, types as wt,
 };
+use bindings::morph::extension0_2_0::{ai, fs, notify};
 
 thread_local! {
     static INSTANCE: RefCell<Option<Box<dyn Extension>>> = const { RefCell::new(None) };
@@ -191,4 +193,52 @@ pub(crate) fn clock_now_ms() -> Result<u64, t::HostError> {
 }
 pub(crate) fn random_bytes(len: u32) -> Result<Vec<u8>, t::HostError> {
     random::bytes(len).map_err(host_error)
+}
+
+pub(crate) fn fs_read(path: &str) -> Result<Vec<u8>, t::HostError> {
+    fs::read(path).map_err(host_error)
+}
+pub(crate) fn fs_write(path: &str, data: &[u8]) -> Result<(), t::HostError> {
+    fs::write(path, data).map_err(host_error)
+}
+pub(crate) fn fs_list_dir(path: &str) -> Result<Vec<String>, t::HostError> {
+    fs::list_dir(path).map_err(host_error)
+}
+pub(crate) fn fs_remove(path: &str) -> Result<bool, t::HostError> {
+    fs::remove(path).map_err(host_error)
+}
+pub(crate) fn notify_send(n: &t::Notification) -> Result<(), t::HostError> {
+    let notification = notify::Notification {
+        title: n.title.clone(),
+        body: n.body.clone(),
+        urgency: match n.urgency {
+            t::Urgency::Low => notify::Urgency::Low,
+            t::Urgency::Normal => notify::Urgency::Normal,
+            t::Urgency::High => notify::Urgency::High,
+        },
+    };
+    notify::send(&notification).map_err(host_error)
+}
+pub(crate) fn ai_complete(r: &t::CompletionRequest) -> Result<t::Completion, t::HostError> {
+    let request = ai::CompletionRequest {
+        messages: r
+            .messages
+            .iter()
+            .map(|m| ai::Message {
+                role: match m.role {
+                    t::Role::System => ai::Role::System,
+                    t::Role::User => ai::Role::User,
+                    t::Role::Assistant => ai::Role::Assistant,
+                },
+                content: m.content.clone(),
+            })
+            .collect(),
+        max_tokens: r.max_tokens,
+    };
+    ai::complete(&request)
+        .map(|c| t::Completion {
+            content: c.content,
+            model: c.model,
+        })
+        .map_err(host_error)
 }

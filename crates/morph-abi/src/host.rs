@@ -5,7 +5,9 @@
 //! whose message names the permission. Outside a wasm guest (in an author's native unit
 //! tests, say) every call returns an `unavailable` error and logging does nothing.
 
-use crate::types::{HostError, HttpRequest, HttpResponse, LogLevel};
+use crate::types::{
+    Completion, CompletionRequest, HostError, HttpRequest, HttpResponse, LogLevel, Notification,
+};
 
 #[cfg(not(target_arch = "wasm32"))]
 fn native() -> HostError {
@@ -191,6 +193,119 @@ pub mod random {
         #[cfg(not(target_arch = "wasm32"))]
         {
             let _ = len;
+            Err(native())
+        }
+    }
+}
+
+/// Files in the extension's virtual directories (contract 0.2.0; permissions
+/// `fs-read:DIR` and `fs-write:DIR`).
+///
+/// A path is `DIR/PATH`: its first segment names a virtual directory, which the host
+/// maps to a folder it keeps for the extension. Absolute paths, `..`, control
+/// characters and paths through symbolic links are refused with `invalid-argument`.
+pub mod fs {
+    use super::*;
+
+    /// The whole content of the file at `path`.
+    ///
+    /// # Errors
+    /// `permission-denied` without `fs-read` for the path, `not-found` when there is no
+    /// such file, `invalid-argument` for a malformed path, `limit-exceeded` for a file
+    /// larger than the host hands over.
+    pub fn read(path: &str) -> Result<Vec<u8>, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::fs_read(path);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = path;
+            Err(native())
+        }
+    }
+
+    /// Replaces the content of the file at `path` with `data` (atomically: readers see
+    /// the old content or the new, never a mix), creating the file and its folders.
+    ///
+    /// # Errors
+    /// `permission-denied` without `fs-write` for the path, `invalid-argument` for a
+    /// malformed path, `limit-exceeded` past the host's size cap.
+    pub fn write(path: &str, data: &[u8]) -> Result<(), HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::fs_write(path, data);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = (path, data);
+            Err(native())
+        }
+    }
+
+    /// The names in the folder at `path`, sorted; a sub-folder's name ends with `/`.
+    ///
+    /// # Errors
+    /// `permission-denied` without `fs-read` for the path, `not-found` when there is no
+    /// such folder, `invalid-argument` for a malformed path.
+    pub fn list_dir(path: &str) -> Result<Vec<String>, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::fs_list_dir(path);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = path;
+            Err(native())
+        }
+    }
+
+    /// Removes the file or empty folder at `path`; `false` when there was none.
+    ///
+    /// # Errors
+    /// `permission-denied` without `fs-write` for the path, `invalid-argument` for a
+    /// malformed path or a folder that is not empty.
+    pub fn remove(path: &str) -> Result<bool, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::fs_remove(path);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = path;
+            Err(native())
+        }
+    }
+}
+
+/// Notifications to the person (contract 0.2.0; permission `notify`).
+pub mod notify {
+    use super::*;
+
+    /// Hands `notification` to the app, which shows it.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `notify` permission, `unavailable` when the app
+    /// shows no notifications, `invalid-argument` for an empty or overlong title.
+    pub fn send(notification: &Notification) -> Result<(), HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::notify_send(notification);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = notification;
+            Err(native())
+        }
+    }
+}
+
+/// The assistant's language model (contract 0.2.0; permission `ai`).
+pub mod ai {
+    use super::*;
+
+    /// Completes `request`'s conversation with one assistant message.
+    ///
+    /// # Errors
+    /// `permission-denied` without the `ai` permission, `unavailable` when the app has no
+    /// model or the model's service fails, `limit-exceeded` when the conversation is
+    /// larger than the host sends.
+    pub fn complete(request: &CompletionRequest) -> Result<Completion, HostError> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::guest::ai_complete(request);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = request;
             Err(native())
         }
     }

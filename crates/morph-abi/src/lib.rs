@@ -3,15 +3,16 @@
 //! This is the only crate an extension author needs. It holds:
 //!
 //! - **The contract's types** ([`ExtensionInfo`], [`ActionInfo`], [`Error`], ...), shared
-//!   by the host and the guest with serde support. They mirror `wit/v0.1.0/morph.wit`.
+//!   by the host and the guest with serde support. They mirror the contract's WIT
+//!   (`wit/v0.2.0/`, which keeps every interface of `wit/v0.1.0/`).
 //! - **The [`Extension`] trait**: `describe()` says what the extension offers, `execute()`
 //!   serves one action with JSON in and out.
 //! - **[`export_extension!`]**: exports a type implementing [`Extension`] as the module's
 //!   `describe` and `execute`, and stamps the module with the contract version it was
 //!   built for (custom section [`CONTRACT_SECTION`]).
-//! - **Typed host calls** in [`host`]: log, http, kv, events, config, clock, random. They
-//!   are the only way out of the sandbox, and each is checked against the extension's
-//!   grants.
+//! - **Typed host calls** in [`host`]: log, http, kv, events, config, clock, random, and
+//!   since contract 0.2.0 fs, notify and ai. They are the only way out of the sandbox,
+//!   and each is checked against the extension's grants.
 //!
 //! Build extensions for `wasm32-unknown-unknown` as a `cdylib` (`cargo xtask build` does
 //! it for the samples). On other targets the crate still compiles, so that an author's
@@ -86,9 +87,10 @@ pub mod host;
 
 pub use sdk::{Extension, Input, Output};
 pub use types::{
-    ActionInfo, CONTRACT_PACKAGE, CONTRACT_SECTION, CONTRACT_VERSION, Error, ErrorKind, EventInfo,
-    ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method,
-    SideEffect,
+    ActionInfo, CONTRACT_PACKAGE, CONTRACT_SECTION, CONTRACT_VERSION, CONTRACT_VERSIONS,
+    Completion, CompletionRequest, Error, ErrorKind, EventInfo, ExtensionInfo, Header, HostError,
+    HostErrorKind, HttpRequest, HttpResponse, LogLevel, Message, Method, Notification, Role,
+    SideEffect, Urgency,
 };
 
 /// Implementation details of [`export_extension!`]; not part of the API.

@@ -1,20 +1,26 @@
 //! The contract's types, shared by the host and the guest.
 //!
-//! Each type mirrors one type of `wit/v0.1.0/morph.wit` field for field, so that the
+//! Each type mirrors one type of the contract's WIT (`wit/v0.1.0/morph.wit`, and
+//! `wit/v0.2.0/morph.wit` for `fs`, `notify` and `ai`) field for field, so that the
 //! Canonical ABI (in `morph-runtime`) and the guest bindings convert without loss.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The contract version this crate implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The contract version this crate implements: extensions built with it declare it.
+/// Hosts also run modules of the older versions in [`CONTRACT_VERSIONS`].
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// Every contract version, oldest first. Each version's WIT is `wit/vVERSION/`; a
+/// later version keeps every interface of the earlier ones unchanged.
+pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// Name of the custom section in which a module carries the contract version it was
-/// built for. Its content is the version as UTF-8, e.g. `0.1.0`.
+/// built for. Its content is the version as UTF-8, e.g. `0.2.0`.
 pub const CONTRACT_SECTION: &str = "morph:contract";
 
 /// The WIT package of the contract, with its version.
-pub const CONTRACT_PACKAGE: &str = "morph:extension@0.1.0";
+pub const CONTRACT_PACKAGE: &str = "morph:extension@0.2.0";
 
 /// What an action does to the world outside the extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -426,4 +432,99 @@ pub struct HttpResponse {
     pub headers: Vec<Header>,
     /// Body.
     pub body: Vec<u8>,
+}
+
+/// How much a [`Notification`] should interrupt the person (contract 0.2.0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Urgency {
+    /// Whenever the person looks.
+    Low,
+    /// As the app shows notifications normally.
+    #[default]
+    Normal,
+    /// Now.
+    High,
+}
+
+/// A notification to the person (contract 0.2.0, `notify.send`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// One line.
+    pub title: String,
+    /// The text under it.
+    pub body: String,
+    /// How much it should interrupt.
+    pub urgency: Urgency,
+}
+
+impl Notification {
+    /// A notification of normal urgency.
+    pub fn new(title: impl Into<String>, body: impl Into<String>) -> Self {
+        Notification {
+            title: title.into(),
+            body: body.into(),
+            urgency: Urgency::Normal,
+        }
+    }
+}
+
+/// Who says a [`Message`] (contract 0.2.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Instructions to the model.
+    System,
+    /// The person (or the extension on their behalf).
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// The role's name, as OpenAI-compatible APIs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of a conversation with the assistant's model (contract 0.2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who says it.
+    pub role: Role,
+    /// What is said.
+    pub content: String,
+}
+
+impl Message {
+    /// A message of `role`.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// A conversation for the model to complete (contract 0.2.0, `ai.complete`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    /// The conversation so far.
+    pub messages: Vec<Message>,
+    /// The most tokens to generate; the host's own cap applies too.
+    pub max_tokens: Option<u32>,
+}
+
+/// The model's answer to a [`CompletionRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The text of the assistant's reply.
+    pub content: String,
+    /// The model that answered, as the provider names it.
+    pub model: String,
 }

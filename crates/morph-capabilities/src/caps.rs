@@ -2,6 +2,8 @@
 //! store and the network, and audits each.
 
 use crate::Error;
+use crate::adapters::{self, AiLimits, AiProvider, Notifier};
+use crate::files::{self, FsLimits};
 #[cfg(feature = "http")]
 use crate::http::Fetch;
 use crate::schema::Schema;
@@ -10,6 +12,7 @@ use morph_permissions::{Decision, Denial, Grant, GrantSet, KvQuota, PermissionKi
 use morph_runtime::{BoxFuture, CallContext, HostCall, HostHandler, HostReply, Policy};
 use morph_store::{AuditOutcome, AuditRecord, Store, StoreError};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -111,6 +114,11 @@ pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
     pub(crate) http_limits: HttpLimits,
     pub(crate) dry_run: bool,
+    files: PathBuf,
+    fs_limits: FsLimits,
+    notifier: Option<Arc<dyn Notifier>>,
+    ai: Option<Arc<dyn AiProvider>>,
+    ai_limits: AiLimits,
     profiles: RwLock<HashMap<Arc<str>, Arc<Profile>>>,
     events: broadcast::Sender<Event>,
     planned: Mutex<Vec<AuditRecord>>,
@@ -144,6 +152,11 @@ pub struct CapabilitiesBuilder {
     http_limits: HttpLimits,
     dry_run: bool,
     event_capacity: usize,
+    files: Option<PathBuf>,
+    fs_limits: FsLimits,
+    notifier: Option<Arc<dyn Notifier>>,
+    ai: Option<Arc<dyn AiProvider>>,
+    ai_limits: AiLimits,
 }
 
 impl CapabilitiesBuilder {
@@ -161,8 +174,42 @@ impl CapabilitiesBuilder {
         self
     }
 
+    /// The folder that holds the extensions' files (`fs.*`): each extension's virtual
+    /// directories are folders under `FOLDER/ID/`. Default: `files/` in the store's
+    /// folder.
+    pub fn files(mut self, folder: impl Into<PathBuf>) -> Self {
+        self.files = Some(folder.into());
+        self
+    }
+
+    /// Bounds on `fs.*` ([`FsLimits::default`] unless set).
+    pub fn fs_limits(mut self, limits: FsLimits) -> Self {
+        self.fs_limits = limits;
+        self
+    }
+
+    /// Shows `notify.send`'s notifications; without one they fail with `unavailable`.
+    pub fn notifier(mut self, notifier: impl Notifier) -> Self {
+        self.notifier = Some(Arc::new(notifier));
+        self
+    }
+
+    /// Answers `ai.complete` (e.g. [`OpenAiCompatible`](crate::OpenAiCompatible));
+    /// without one it fails with `unavailable`.
+    pub fn ai(mut self, provider: impl AiProvider) -> Self {
+        self.ai = Some(Arc::new(provider));
+        self
+    }
+
+    /// Bounds on `ai.complete` ([`AiLimits::default`] unless set).
+    pub fn ai_limits(mut self, limits: AiLimits) -> Self {
+        self.ai_limits = limits;
+        self
+    }
+
     /// Dry run: reads are performed; writes (HTTP methods other than GET and HEAD,
-    /// `kv.set`, `kv.delete`, `events.emit`) are checked as a real call would be, not
+    /// `kv.set`, `kv.delete`, `events.emit`, `fs.write`, `fs.remove`, `notify.send`)
+    /// are checked as a real call would be, not
     /// performed, recorded in the audit log as `dry-run` and in
     /// [`Capabilities::take_dry_run`], and answered as if done: an HTTP write gets a
     /// status 200 with no header and an empty body, `kv.delete` says whether the key
@@ -190,6 +237,9 @@ impl CapabilitiesBuilder {
         #[cfg(feature = "http")]
         let client = crate::http::client(&self.http_limits)?;
         let (events, _) = broadcast::channel(self.event_capacity);
+        let files = self
+            .files
+            .unwrap_or_else(|| self.store.dir().join("files"));
         Ok(Capabilities {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -198,6 +248,11 @@ impl CapabilitiesBuilder {
                 client,
                 http_limits: self.http_limits,
                 dry_run: self.dry_run,
+                files,
+                fs_limits: self.fs_limits,
+                notifier: self.notifier,
+                ai: self.ai,
+                ai_limits: self.ai_limits,
                 profiles: RwLock::new(HashMap::new()),
                 events,
                 planned: Mutex::new(Vec::new()),
@@ -218,6 +273,11 @@ impl Capabilities {
             http_limits: HttpLimits::default(),
             dry_run: false,
             event_capacity: 1024,
+            files: None,
+            fs_limits: FsLimits::default(),
+            notifier: None,
+            ai: None,
+            ai_limits: AiLimits::default(),
         }
     }
 
@@ -637,6 +697,76 @@ impl Inner {
                     detail,
                 )
             }
+            HostCall::FsRead { path } => {
+                let target = shown(&path);
+                let r = self
+                    .on_files(cx, move |root, limits| files::read(root, &path, limits))
+                    .await;
+                let detail = r.as_ref().map(|d| format!("{} bytes", d.len()));
+                let detail = detail.unwrap_or_default();
+                let r = r.map(HostReply::File);
+                (r, PermissionKind::FsRead, target, AuditOutcome::Allowed, detail)
+            }
+            HostCall::FsListDir { path } => {
+                let target = shown(&path);
+                let r = self
+                    .on_files(cx, move |root, limits| files::list_dir(root, &path, limits))
+                    .await;
+                let detail = r.as_ref().map(|n| format!("{} names", n.len()));
+                let detail = detail.unwrap_or_default();
+                let r = r.map(HostReply::Entries);
+                (r, PermissionKind::FsRead, target, AuditOutcome::Allowed, detail)
+            }
+            HostCall::FsWrite { path, data } => {
+                let target = shown(&path);
+                let (done, verb) = match dry {
+                    true => (AuditOutcome::DryRun, "not written: "),
+                    false => (AuditOutcome::Allowed, ""),
+                };
+                let detail = format!("{verb}{} bytes", data.len());
+                let r = self
+                    .on_files(cx, move |root, limits| {
+                        files::write(root, &path, &data, limits, !dry)
+                    })
+                    .await
+                    .map(|()| HostReply::Done);
+                (r, PermissionKind::FsWrite, target, done, detail)
+            }
+            HostCall::FsRemove { path } => {
+                let target = shown(&path);
+                let r = self
+                    .on_files(cx, move |root, _| files::remove(root, &path, !dry))
+                    .await;
+                let (done, detail) = match (&r, dry) {
+                    (Ok(true), true) => (AuditOutcome::DryRun, "not removed (it exists)"),
+                    (Ok(false), true) => (AuditOutcome::DryRun, "not removed (there is none)"),
+                    (Ok(true), false) => (AuditOutcome::Allowed, "removed"),
+                    _ => (AuditOutcome::Allowed, "there is none"),
+                };
+                let r = r.map(HostReply::Removed);
+                (r, PermissionKind::FsWrite, target, done, detail.to_owned())
+            }
+            HostCall::NotifySend(notification) => {
+                let target = format!("`{}`", shown(&notification.title));
+                let (done, detail) = match dry {
+                    true => (AuditOutcome::DryRun, "not shown"),
+                    false => (AuditOutcome::Allowed, "shown"),
+                };
+                let r = self
+                    .notify(cx, &notification)
+                    .map(|()| HostReply::Done);
+                (r, PermissionKind::Notify, target, done, detail.to_owned())
+            }
+            HostCall::AiComplete(request) => {
+                let target = format!("{} messages", request.messages.len());
+                let r = self.complete(cx, request).await;
+                let detail = match &r {
+                    Ok(c) => format!("{} bytes from `{}`", c.content.len(), shown(&c.model)),
+                    Err(_) => String::new(),
+                };
+                let r = r.map(HostReply::Completion);
+                (r, PermissionKind::Ai, target, AuditOutcome::Allowed, detail)
+            }
             other => {
                 return Err(host_error(
                     HostErrorKind::Unavailable,
@@ -655,6 +785,61 @@ impl Inner {
             detail,
         });
         reply
+    }
+
+    /// Runs `f` on the blocking pool with the folder of the extension's files.
+    async fn on_files<T: Send + 'static>(
+        &self,
+        cx: &CallContext,
+        f: impl FnOnce(&std::path::Path, &FsLimits) -> Result<T, HostError> + Send + 'static,
+    ) -> Result<T, HostError> {
+        let root = files::extension_root(&self.files, &cx.extension)?;
+        let limits = self.fs_limits;
+        match tokio::task::spawn_blocking(move || f(&root, &limits)).await {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!(error = %e, "a file task failed during a host call");
+                Err(host_error(
+                    HostErrorKind::Internal,
+                    "the host's filesystem failed; see the host's log",
+                ))
+            }
+        }
+    }
+
+    /// `notify.send`: checked, then handed to the app's notifier (not in a dry run).
+    fn notify(
+        &self,
+        cx: &CallContext,
+        notification: &morph_abi::Notification,
+    ) -> Result<(), HostError> {
+        adapters::check_notification(notification)?;
+        let Some(notifier) = &self.notifier else {
+            return Err(host_error(
+                HostErrorKind::Unavailable,
+                "this host shows no notifications (the app plugged in no notifier)",
+            ));
+        };
+        match self.dry_run {
+            true => Ok(()),
+            false => notifier.notify(&cx.extension, notification),
+        }
+    }
+
+    /// `ai.complete`: checked and capped, then asked of the app's model.
+    async fn complete(
+        &self,
+        cx: &CallContext,
+        request: morph_abi::CompletionRequest,
+    ) -> Result<morph_abi::Completion, HostError> {
+        let request = adapters::check_completion(request, &self.ai_limits)?;
+        let Some(ai) = &self.ai else {
+            return Err(host_error(
+                HostErrorKind::Unavailable,
+                "this host has no model (the app plugged in no AI provider)",
+            ));
+        };
+        ai.complete(&cx.extension, request).await
     }
 
     /// `kv.set` (or, in a dry run, its check): the largest quota first, then the next

@@ -500,15 +500,15 @@ impl Fetch<'_> {
 }
 
 /// A final response, read.
-struct Received {
-    status: u16,
-    headers: Vec<Header>,
-    body: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<Header>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Reads the response's headers and at most `cap` bytes of body: past it, the
 /// connection is dropped and the call fails.
-async fn read(mut response: reqwest::Response, cap: u64) -> Result<Received, HostError> {
+pub(crate) async fn read(mut response: reqwest::Response, cap: u64) -> Result<Received, HostError> {
     let too_large = || {
         error(
             HostErrorKind::LimitExceeded,
@@ -562,7 +562,7 @@ fn resolve(base: &HttpTarget, location: &HeaderValue) -> Result<HttpTarget, Stri
 }
 
 /// reqwest's message with its causes (the URL in it is the guest's own).
-fn with_causes(e: &reqwest::Error) -> String {
+pub(crate) fn with_causes(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

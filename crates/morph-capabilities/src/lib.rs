@@ -31,6 +31,15 @@
 //!   against the extension's config schema then, and again when read).
 //! - **`clock.now-ms`**, **`random.bytes`** (the OS's source, at most
 //!   [`MAX_RANDOM_BYTES`]).
+//! - **`fs.*`** (contract 0.2.0): each extension's virtual directories as folders under
+//!   [`CapabilitiesBuilder::files`]`/ID/`, every path confined (no absolute path, no
+//!   `..`, no symbolic link: `invalid-argument`), writes atomic (a temporary file
+//!   renamed over the target), sizes within [`FsLimits`].
+//! - **`notify.send`** and **`ai.complete`** (contract 0.2.0) through the adapters the
+//!   app plugs in: a [`Notifier`] and an [`AiProvider`] ([`OpenAiCompatible`] speaks
+//!   OpenAI's chat completions API, with the `http` feature), after the bounds of
+//!   [`MAX_TITLE_BYTES`], [`MAX_BODY_BYTES`] and [`AiLimits`]. Without an adapter the
+//!   call fails with `unavailable`.
 //! - **Audit**: every call the handler performs or refuses is one [`AuditRecord`] (or
 //!   one per HTTP hop) in the store's audit log; [`Capabilities::record_denial`]
 //!   records the checkpoint's own refusals there too.
@@ -77,12 +86,20 @@
 //! ```
 #![deny(missing_docs)]
 
+mod adapters;
 mod caps;
 mod error;
+mod files;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "http")]
+mod openai;
 mod schema;
 
+pub use adapters::{AiLimits, AiProvider, MAX_BODY_BYTES, MAX_TITLE_BYTES, Notifier};
+pub use files::FsLimits;
+#[cfg(feature = "http")]
+pub use openai::OpenAiCompatible;
 pub use caps::{
     Capabilities, CapabilitiesBuilder, Event, HttpLimits, MAX_DRY_RUN_RECORDS,
     MAX_EVENT_PAYLOAD_BYTES, MAX_RANDOM_BYTES, PermissionCheck,

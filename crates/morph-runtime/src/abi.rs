@@ -14,8 +14,9 @@
 
 use crate::error::{Error, Limit, Result};
 use morph_abi::{
-    ActionInfo, Error as GuestError, ErrorKind as GuestErrorKind, EventInfo, ExtensionInfo, Header,
-    HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method, SideEffect,
+    ActionInfo, Completion, CompletionRequest, Error as GuestError, ErrorKind as GuestErrorKind,
+    EventInfo, ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest, HttpResponse,
+    LogLevel, Message, Method, Notification, Role, SideEffect, Urgency,
 };
 
 /// A guest's linear memory, as a backend exposes it to the shared ABI code.
@@ -581,6 +582,9 @@ abi_enum!(Method, "http method":
     Method::Get, Method::Head, Method::Post, Method::Put, Method::Patch, Method::Delete,
     Method::Options);
 
+abi_enum!(Urgency, "urgency": Urgency::Low, Urgency::Normal, Urgency::High);
+abi_enum!(Role, "role": Role::System, Role::User, Role::Assistant);
+
 abi_record!(ActionInfo {
     name: String,
     description: String,
@@ -627,6 +631,24 @@ abi_record!(HttpRequest {
     body: Option<Vec<u8>>,
     secret: Option<String>,
     timeout_ms: Option<u32>,
+});
+
+abi_record!(Notification {
+    title: String,
+    body: String,
+    urgency: Urgency,
+});
+abi_record!(Message {
+    role: Role,
+    content: String,
+});
+abi_record!(CompletionRequest {
+    messages: Vec<Message>,
+    max_tokens: Option<u32>,
+});
+abi_record!(Completion {
+    content: String,
+    model: String,
 });
 
 /// Flat (core wasm parameter) lifting helpers for import arguments.

@@ -5,8 +5,12 @@
 
 use crate::abi::{Abi, FromDiscriminant, GuestMemory, Lifter, LowerPlan, Lowerer};
 use crate::error::{Error, Limit, Result};
-use morph_abi::{Header, HostError, HostErrorKind, HttpRequest, HttpResponse, LogLevel, Method};
+use morph_abi::{
+    Completion, CompletionRequest, Header, HostError, HostErrorKind, HttpRequest, HttpResponse,
+    LogLevel, Method, Notification, Urgency,
+};
 use morph_permissions::Request;
+use morph_permissions::fs::VirtualPath;
 
 /// The host functions of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +36,18 @@ pub enum HostFunc {
     ClockNowMs,
     /// `random.bytes`
     RandomBytes,
+    /// `fs.read` (contract 0.2.0)
+    FsRead,
+    /// `fs.write` (contract 0.2.0)
+    FsWrite,
+    /// `fs.list-dir` (contract 0.2.0)
+    FsListDir,
+    /// `fs.remove` (contract 0.2.0)
+    FsRemove,
+    /// `notify.send` (contract 0.2.0)
+    NotifySend,
+    /// `ai.complete` (contract 0.2.0)
+    AiComplete,
 }
 
 impl HostFunc {
@@ -48,6 +64,12 @@ impl HostFunc {
             HostFunc::ConfigGet => "config.get",
             HostFunc::ClockNowMs => "clock.now-ms",
             HostFunc::RandomBytes => "random.bytes",
+            HostFunc::FsRead => "fs.read",
+            HostFunc::FsWrite => "fs.write",
+            HostFunc::FsListDir => "fs.list-dir",
+            HostFunc::FsRemove => "fs.remove",
+            HostFunc::NotifySend => "notify.send",
+            HostFunc::AiComplete => "ai.complete",
         }
     }
 }
@@ -58,6 +80,9 @@ impl HostFunc {
 pub struct ImportSpec {
     /// Import module, e.g. `morph:extension/log@0.1.0`.
     pub module: &'static str,
+    /// The contract version that brought it: only modules of this version or a later
+    /// one may import it.
+    pub since: &'static str,
     /// Import name, e.g. `log`.
     pub name: &'static str,
     /// Number of `i32` parameters.
@@ -80,20 +105,32 @@ pub const IMPORTS: &[ImportSpec] = &[
     imp("config", "get", 1, HostFunc::ConfigGet),
     imp("clock", "now-ms", 1, HostFunc::ClockNowMs),
     imp("random", "bytes", 2, HostFunc::RandomBytes),
+    imp("fs", "read", 3, HostFunc::FsRead),
+    imp("fs", "write", 5, HostFunc::FsWrite),
+    imp("fs", "list-dir", 3, HostFunc::FsListDir),
+    imp("fs", "remove", 3, HostFunc::FsRemove),
+    imp("notify", "send", 6, HostFunc::NotifySend),
+    imp("ai", "complete", 5, HostFunc::AiComplete),
 ];
 
+/// An import of interface `iface`, under the import module of the contract version that
+/// brought the interface (a later version keeps the earlier interfaces' names).
 const fn imp(iface: &'static str, name: &'static str, params: usize, func: HostFunc) -> ImportSpec {
-    let module = match iface.as_bytes() {
-        b"log" => "morph:extension/log@0.1.0",
-        b"http" => "morph:extension/http@0.1.0",
-        b"kv" => "morph:extension/kv@0.1.0",
-        b"events" => "morph:extension/events@0.1.0",
-        b"config" => "morph:extension/config@0.1.0",
-        b"clock" => "morph:extension/clock@0.1.0",
-        _ => "morph:extension/random@0.1.0",
+    let (module, since) = match iface.as_bytes() {
+        b"log" => ("morph:extension/log@0.1.0", "0.1.0"),
+        b"http" => ("morph:extension/http@0.1.0", "0.1.0"),
+        b"kv" => ("morph:extension/kv@0.1.0", "0.1.0"),
+        b"events" => ("morph:extension/events@0.1.0", "0.1.0"),
+        b"config" => ("morph:extension/config@0.1.0", "0.1.0"),
+        b"clock" => ("morph:extension/clock@0.1.0", "0.1.0"),
+        b"random" => ("morph:extension/random@0.1.0", "0.1.0"),
+        b"fs" => ("morph:extension/fs@0.2.0", "0.2.0"),
+        b"notify" => ("morph:extension/notify@0.2.0", "0.2.0"),
+        _ => ("morph:extension/ai@0.2.0", "0.2.0"),
     };
     ImportSpec {
         module,
+        since,
         name,
         params,
         func,
@@ -158,6 +195,32 @@ pub enum HostCall {
         /// How many bytes.
         len: u32,
     },
+    /// `fs.read`
+    FsRead {
+        /// A virtual path, as the guest wrote it.
+        path: String,
+    },
+    /// `fs.write`
+    FsWrite {
+        /// A virtual path, as the guest wrote it.
+        path: String,
+        /// The file's new content.
+        data: Vec<u8>,
+    },
+    /// `fs.list-dir`
+    FsListDir {
+        /// A virtual path, as the guest wrote it.
+        path: String,
+    },
+    /// `fs.remove`
+    FsRemove {
+        /// A virtual path, as the guest wrote it.
+        path: String,
+    },
+    /// `notify.send`
+    NotifySend(Notification),
+    /// `ai.complete`
+    AiComplete(CompletionRequest),
 }
 
 impl HostCall {
@@ -174,6 +237,12 @@ impl HostCall {
             HostCall::ConfigGet => HostFunc::ConfigGet,
             HostCall::ClockNowMs => HostFunc::ClockNowMs,
             HostCall::RandomBytes { .. } => HostFunc::RandomBytes,
+            HostCall::FsRead { .. } => HostFunc::FsRead,
+            HostCall::FsWrite { .. } => HostFunc::FsWrite,
+            HostCall::FsListDir { .. } => HostFunc::FsListDir,
+            HostCall::FsRemove { .. } => HostFunc::FsRemove,
+            HostCall::NotifySend(_) => HostFunc::NotifySend,
+            HostCall::AiComplete(_) => HostFunc::AiComplete,
         }
     }
 
@@ -183,7 +252,8 @@ impl HostCall {
     /// # Errors
     /// An `invalid-argument` host error for the guest when an argument cannot be a
     /// request at all: a URL that is not `http(s)`, carries a user name or escapes its
-    /// path; a secret or event name outside the grammar.
+    /// path; a secret or event name outside the grammar; a file path that is absolute,
+    /// has a `..` segment or a control character.
     pub fn requests(&self) -> std::result::Result<Vec<Request>, HostError> {
         let invalid = |e: morph_permissions::Error| {
             HostError::new(HostErrorKind::InvalidArgument, e.to_string())
@@ -209,6 +279,14 @@ impl HostCall {
             HostCall::ConfigGet => vec![Request::Config],
             HostCall::ClockNowMs => vec![Request::Clock],
             HostCall::RandomBytes { .. } => vec![Request::Random],
+            HostCall::FsRead { path } | HostCall::FsListDir { path } => {
+                vec![Request::FsRead(VirtualPath::parse(path).map_err(invalid)?)]
+            }
+            HostCall::FsWrite { path, .. } | HostCall::FsRemove { path } => {
+                vec![Request::FsWrite(VirtualPath::parse(path).map_err(invalid)?)]
+            }
+            HostCall::NotifySend(_) => vec![Request::Notify],
+            HostCall::AiComplete(_) => vec![Request::Ai],
         })
     }
 
@@ -223,6 +301,12 @@ impl HostCall {
             HostCall::KvListKeys { prefix } => prefix.guest_bytes(),
             HostCall::EventsEmit { name, payload } => name.guest_bytes() + payload.guest_bytes(),
             HostCall::ConfigGet | HostCall::ClockNowMs | HostCall::RandomBytes { .. } => 0,
+            HostCall::FsRead { path }
+            | HostCall::FsListDir { path }
+            | HostCall::FsRemove { path } => path.guest_bytes(),
+            HostCall::FsWrite { path, data } => path.guest_bytes() + data.guest_bytes(),
+            HostCall::NotifySend(n) => n.guest_bytes(),
+            HostCall::AiComplete(r) => r.guest_bytes(),
         }
     }
 
@@ -312,6 +396,46 @@ impl HostCall {
             (HostFunc::ConfigGet, &[ret]) => (HostCall::ConfigGet, Some(ret)),
             (HostFunc::ClockNowMs, &[ret]) => (HostCall::ClockNowMs, Some(ret)),
             (HostFunc::RandomBytes, &[len, ret]) => (HostCall::RandomBytes { len }, Some(ret)),
+            (HostFunc::FsRead, &[p, n, ret]) => (
+                HostCall::FsRead {
+                    path: l.string(p, n)?,
+                },
+                Some(ret),
+            ),
+            (HostFunc::FsWrite, &[pp, pn, dp, dn, ret]) => (
+                HostCall::FsWrite {
+                    path: l.string(pp, pn)?,
+                    data: l.list::<u8>(dp, dn)?,
+                },
+                Some(ret),
+            ),
+            (HostFunc::FsListDir, &[p, n, ret]) => (
+                HostCall::FsListDir {
+                    path: l.string(p, n)?,
+                },
+                Some(ret),
+            ),
+            (HostFunc::FsRemove, &[p, n, ret]) => (
+                HostCall::FsRemove {
+                    path: l.string(p, n)?,
+                },
+                Some(ret),
+            ),
+            (HostFunc::NotifySend, &[tp, tn, bp, bn, urgency, ret]) => (
+                HostCall::NotifySend(Notification {
+                    title: l.string(tp, tn)?,
+                    body: l.string(bp, bn)?,
+                    urgency: Urgency::from_flat(urgency)?,
+                }),
+                Some(ret),
+            ),
+            (HostFunc::AiComplete, &[mp, mn, md, mv, ret]) => (
+                HostCall::AiComplete(CompletionRequest {
+                    messages: l.list(mp, mn)?,
+                    max_tokens: l.flat_option(md, |_| Ok(mv))?,
+                }),
+                Some(ret),
+            ),
             (func, _) => {
                 return Err(Error::engine(format!(
                     "host function {} called with {} arguments",
@@ -330,7 +454,7 @@ impl HostCall {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HostReply {
-    /// To `log.log`, `kv.set` and `events.emit`.
+    /// To `log.log`, `kv.set`, `events.emit`, `fs.write` and `notify.send`.
     Done,
     /// To `http.fetch`.
     Http(HttpResponse),
@@ -346,6 +470,14 @@ pub enum HostReply {
     Now(u64),
     /// To `random.bytes`.
     Bytes(Vec<u8>),
+    /// To `fs.read`: the file's content.
+    File(Vec<u8>),
+    /// To `fs.list-dir`: the names in the folder, sorted, a folder's ending with `/`.
+    Entries(Vec<String>),
+    /// To `fs.remove`: whether there was something to remove.
+    Removed(bool),
+    /// To `ai.complete`.
+    Completion(Completion),
 }
 
 impl HostReply {
@@ -359,6 +491,10 @@ impl HostReply {
             HostReply::Config(_) => "config",
             HostReply::Now(_) => "now",
             HostReply::Bytes(_) => "bytes",
+            HostReply::File(_) => "file",
+            HostReply::Entries(_) => "entries",
+            HostReply::Removed(_) => "removed",
+            HostReply::Completion(_) => "completion",
         }
     }
 }
@@ -383,6 +519,8 @@ pub enum Answer {
     Now(std::result::Result<u64, HostError>),
     /// `result<list<u8>, host-error>`
     Bytes(std::result::Result<Vec<u8>, HostError>),
+    /// `result<completion, host-error>`
+    Completion(std::result::Result<Completion, HostError>),
 }
 
 macro_rules! each_answer {
@@ -396,6 +534,7 @@ macro_rules! each_answer {
             Answer::Text($v) => $e,
             Answer::Now($v) => $e,
             Answer::Bytes($v) => $e,
+            Answer::Completion($v) => $e,
         }
     };
 }
@@ -414,7 +553,11 @@ impl Answer {
             };
         }
         match func {
-            HostFunc::Log | HostFunc::KvSet | HostFunc::EventsEmit => {
+            HostFunc::Log
+            | HostFunc::KvSet
+            | HostFunc::EventsEmit
+            | HostFunc::FsWrite
+            | HostFunc::NotifySend => {
                 shape!(Unit, HostReply::Done => ())
             }
             HostFunc::HttpFetch => shape!(Http, HostReply::Http(r) => r),
@@ -424,6 +567,10 @@ impl Answer {
             HostFunc::ConfigGet => shape!(Text, HostReply::Config(c) => c),
             HostFunc::ClockNowMs => shape!(Now, HostReply::Now(n) => n),
             HostFunc::RandomBytes => shape!(Bytes, HostReply::Bytes(b) => b),
+            HostFunc::FsRead => shape!(Bytes, HostReply::File(b) => b),
+            HostFunc::FsListDir => shape!(Keys, HostReply::Entries(e) => e),
+            HostFunc::FsRemove => shape!(Bool, HostReply::Removed(r) => r),
+            HostFunc::AiComplete => shape!(Completion, HostReply::Completion(c) => c),
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::host::{IMPORTS, find_import};
 use crate::limits::Limits;
-use morph_abi::{CONTRACT_SECTION, CONTRACT_VERSION};
+use morph_abi::CONTRACT_SECTION;
 
 mod frame;
 pub(crate) mod rewrite;
@@ -13,8 +13,14 @@ use wasmparser::{
     Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
 
-/// Contract versions this host runs.
-pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION];
+/// Contract versions this host runs, oldest first: every version of the contract
+/// ([`morph_abi::CONTRACT_VERSIONS`]), the newest being [`morph_abi::CONTRACT_VERSION`].
+pub const SUPPORTED_CONTRACTS: &[&str] = morph_abi::CONTRACT_VERSIONS;
+
+/// The position of `version` in [`SUPPORTED_CONTRACTS`] (later versions are larger).
+fn contract_rank(version: &str) -> Option<usize> {
+    SUPPORTED_CONTRACTS.iter().position(|v| *v == version)
+}
 
 /// The wasm features every backend supports, and so the only ones a module may use:
 /// WebAssembly 2.0 ([`WasmFeatures::WASM2`]), which is what Rust 1.95 enables by default
@@ -393,6 +399,12 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
                     .join(", ")
             )));
         };
+        if contract_rank(spec.since) > contract_rank(&contract) {
+            return Err(refuse(format!(
+                "it belongs to contract {} and the module declares contract {contract}; rebuild it against morph-abi for contract {}",
+                spec.since, spec.since
+            )));
+        }
         let want = vec![ValType::I32; spec.params];
         let ok = types
             .get(*t as usize)
@@ -616,6 +628,20 @@ mod tests {
             r#"(import "morph:extension/log@0.1.0" "log" (func (param i32))) {EXPORTS}"#
         ));
         assert_eq!(err(&m).class(), "disallowed-import");
+    }
+
+    #[test]
+    fn an_import_needs_the_contract_version_that_brought_it() {
+        let fs = r#"(import "morph:extension/fs@0.2.0" "read" (func (param i32 i32 i32)))"#;
+        let log = r#"(import "morph:extension/log@0.1.0" "log" (func (param i32 i32 i32)))"#;
+        let e = err(&module(&format!("{fs} {EXPORTS}")));
+        assert_eq!(e.class(), "disallowed-import");
+        let msg = e.to_string();
+        assert!(msg.contains("contract 0.2.0") && msg.contains("0.1.0"), "{msg}");
+        let v2 = EXPORTS.replace("\"0.1.0\"", "\"0.2.0\"");
+        let info = validate(&module(&format!("{fs} {log} {v2}")), &Limits::default()).unwrap();
+        assert_eq!(info.contract, "0.2.0");
+        assert_eq!(SUPPORTED_CONTRACTS, ["0.1.0", "0.2.0"]);
     }
 
     #[test]

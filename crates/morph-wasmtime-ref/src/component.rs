@@ -15,17 +15,24 @@ use wasmtime::{CallHook, Engine, Store};
 
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../../wit/v0.1.0",
-        world: "extension",
+        path: ["../../wit/v0.1.0", "../../wit/v0.2.0"],
+        world: "morph:extension/extension@0.2.0",
         imports: { default: async | trappable },
         exports: { default: async },
     });
 }
 
-use bindings::morph::extension::{clock, config, events, http, kv, log, random, types};
+use bindings::morph::extension0_1_0::{clock, config, events, http, kv, log, random, types};
+use bindings::morph::extension0_2_0::{ai, fs, notify};
 
-/// The contract's WIT, for modules that do not carry wit-bindgen's metadata.
-const CONTRACT_WIT: &str = include_str!("../../../wit/v0.1.0/morph.wit");
+/// The contract's WIT, each version's, oldest first: the host's own copy, which a module's
+/// world is taken from (by the version it declares), never the guest's. Every version
+/// keeps the earlier versions' interfaces and the same exports, so one set of bindings
+/// (the newest world's) runs components of every version.
+const CONTRACT_WIT: [(&str, &str); 2] = [
+    ("0.1.0", include_str!("../../../wit/v0.1.0/morph.wit")),
+    ("0.2.0", include_str!("../../../wit/v0.2.0/morph.wit")),
+];
 
 struct ComponentModule {
     pre: bindings::ExtensionPre<StoreData>,
@@ -64,9 +71,9 @@ fn strip_component_types(wasm: &[u8]) -> Result<Vec<u8>> {
     Ok(out.finish())
 }
 
-/// Wraps a core module into a component of the contract's world, always the host's own
-/// copy of it.
-fn componentize(wasm: &[u8]) -> Result<Vec<u8>> {
+/// Wraps a core module into a component of the world of `contract`, the version it
+/// declares, always from the host's own copy of the WIT.
+fn componentize(wasm: &[u8], contract: &str) -> Result<Vec<u8>> {
     // A start function would run before wit-component wires the imports (a host call
     // from it would hit a null table entry): it becomes `_initialize`, which the
     // component calls once the core module is instantiated and linked, so host calls
@@ -75,9 +82,19 @@ fn componentize(wasm: &[u8]) -> Result<Vec<u8>> {
     let wasm = hidden.as_ref().map_or(wasm, |h| h.wasm.as_slice());
     let mut module = strip_component_types(wasm)?;
     let mut resolve = wit_parser::Resolve::default();
-    let pkg = resolve
-        .push_str("morph.wit", CONTRACT_WIT)
-        .map_err(|e| Error::engine(format!("contract WIT: {e:#}")))?;
+    let mut pkg = None;
+    for (version, wit) in CONTRACT_WIT {
+        let id = resolve
+            .push_str(format!("v{version}/morph.wit"), wit)
+            .map_err(|e| Error::engine(format!("contract WIT {version}: {e:#}")))?;
+        if version == contract {
+            pkg = Some(id);
+            break;
+        }
+    }
+    let pkg = pkg.ok_or_else(|| {
+        Error::engine(format!("this backend has no WIT for contract {contract}"))
+    })?;
     let world = resolve
         .select_world(&[pkg], Some("extension"))
         .map_err(|e| Error::engine(format!("contract WIT: {e:#}")))?;
@@ -121,7 +138,7 @@ pub(crate) fn compile(
     wasm: &[u8],
     info: ModuleInfo,
 ) -> Result<Arc<dyn CompiledModule>> {
-    let bytes = componentize(wasm)?;
+    let bytes = componentize(wasm, &info.contract)?;
     let component = Component::new(engine, &bytes).map_err(|e| Error::engine(format!("{e:#}")))?;
     pre(linker, &component, info)
 }
@@ -537,6 +554,85 @@ impl random::Host for StoreData {
             serve(self, HostCall::RandomBytes { len }).await?,
             Bytes,
             |v| v
+        )
+    }
+}
+
+impl fs::Host for StoreData {
+    async fn read(&mut self, path: String) -> wasmtime::Result<Result<Vec<u8>, types::HostError>> {
+        answer!(serve(self, HostCall::FsRead { path }).await?, Bytes, |v| v)
+    }
+    async fn write(
+        &mut self,
+        path: String,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), types::HostError>> {
+        answer!(
+            serve(self, HostCall::FsWrite { path, data }).await?,
+            Unit,
+            |v| v
+        )
+    }
+    async fn list_dir(
+        &mut self,
+        path: String,
+    ) -> wasmtime::Result<Result<Vec<String>, types::HostError>> {
+        answer!(serve(self, HostCall::FsListDir { path }).await?, Keys, |v| v)
+    }
+    async fn remove(&mut self, path: String) -> wasmtime::Result<Result<bool, types::HostError>> {
+        answer!(serve(self, HostCall::FsRemove { path }).await?, Bool, |v| v)
+    }
+}
+
+impl notify::Host for StoreData {
+    async fn send(
+        &mut self,
+        n: notify::Notification,
+    ) -> wasmtime::Result<Result<(), types::HostError>> {
+        let notification = abi::Notification {
+            title: n.title,
+            body: n.body,
+            urgency: match n.urgency {
+                notify::Urgency::Low => abi::Urgency::Low,
+                notify::Urgency::Normal => abi::Urgency::Normal,
+                notify::Urgency::High => abi::Urgency::High,
+            },
+        };
+        answer!(
+            serve(self, HostCall::NotifySend(notification)).await?,
+            Unit,
+            |v| v
+        )
+    }
+}
+
+impl ai::Host for StoreData {
+    async fn complete(
+        &mut self,
+        request: ai::CompletionRequest,
+    ) -> wasmtime::Result<Result<ai::Completion, types::HostError>> {
+        let request = abi::CompletionRequest {
+            messages: request
+                .messages
+                .into_iter()
+                .map(|m| abi::Message {
+                    role: match m.role {
+                        ai::Role::System => abi::Role::System,
+                        ai::Role::User => abi::Role::User,
+                        ai::Role::Assistant => abi::Role::Assistant,
+                    },
+                    content: m.content,
+                })
+                .collect(),
+            max_tokens: request.max_tokens,
+        };
+        answer!(
+            serve(self, HostCall::AiComplete(request)).await?,
+            Completion,
+            |c| ai::Completion {
+                content: c.content,
+                model: c.model,
+            }
         )
     }
 }
