@@ -52,7 +52,16 @@ struct Cli {
 /// Parses the command line, with the exit-code table as the help's epilogue. Help and
 /// version print and exit 0; a bad command line prints clap's message and exits 2.
 fn parse() -> Result<Cli, Exit> {
+    // `morph --version` says which contract versions this build runs.
+    static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} (extension contracts {})",
+            env!("CARGO_PKG_VERSION"),
+            morph_host::SUPPORTED_CONTRACTS.join(", ")
+        )
+    });
     let matches = Cli::command()
+        .version(VERSION.as_str())
         .after_help(format!("{}\n{}", Exit::help(), trust_store::WHERE))
         .try_get_matches()
         .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));

@@ -176,6 +176,32 @@ impl SyncHostHandler for Answers {
             HostCall::ClockNowMs => Ok(HostReply::Now(1_234_567_890_123)),
             HostCall::RandomBytes { len } => Ok(HostReply::Bytes(vec![7; len as usize])),
             HostCall::ConfigGet => Ok(HostReply::Config("{}".to_owned())),
+            HostCall::FsRead { path } => Ok(HostReply::File(format!("read {path}").into_bytes())),
+            HostCall::FsListDir { path } => Ok(HostReply::Entries(vec![
+                format!("{path}.txt"),
+                "sub/".to_owned(),
+            ])),
+            HostCall::FsWrite { .. } => Ok(HostReply::Done),
+            HostCall::FsRemove { .. } => Ok(HostReply::Removed(true)),
+            // An answer made of every part of the request, so that a lifting that loses
+            // or reorders a field shows as a divergence.
+            HostCall::AiComplete(r) => Ok(HostReply::Completion(morph_host::Completion {
+                content: r
+                    .messages
+                    .iter()
+                    .map(|m| format!("{}: {}", m.role.as_str(), m.content))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                model: format!("conformance/{}", r.max_tokens.unwrap_or(0)),
+            })),
+            // What the adversary sends: anything else is a lifting that lost a field.
+            HostCall::NotifySend(n) => match (n.title.as_str(), n.body.as_str(), n.urgency) {
+                ("Synced", "3 issues", morph_host::Urgency::High) => Ok(HostReply::Done),
+                _ => Err(HostError::new(
+                    HostErrorKind::InvalidArgument,
+                    format!("the conformance host got {n:?}"),
+                )),
+            },
             other => Err(HostError::new(
                 HostErrorKind::Unavailable,
                 format!("the conformance host does not provide {:?}", other.func()),

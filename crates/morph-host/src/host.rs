@@ -296,6 +296,12 @@ impl Prepared {
         self.inner.host.backend()
     }
 
+    /// The contract version the module was built for (its `morph:contract` section), one
+    /// of [`SUPPORTED_CONTRACTS`](crate::SUPPORTED_CONTRACTS).
+    pub fn contract(&self) -> &str {
+        &self.inner.module.info().contract
+    }
+
     /// Runs `action` with `input` (JSON text) on a fresh instance: checks that the action
     /// exists and that the input is JSON matching its schema, runs the guest under the
     /// limits (the host's, or `options`'), and checks that the output is JSON matching

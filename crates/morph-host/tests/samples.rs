@@ -1295,6 +1295,7 @@ async fn manifests_match_describe() {
         let described = morph_manifest::Described {
             id: info.id.clone(),
             version: info.version.clone(),
+            contract: prepared.contract().to_owned(),
             actions: info
                 .actions
                 .iter()

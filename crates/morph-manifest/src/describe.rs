@@ -16,6 +16,8 @@ pub struct Described {
     pub id: String,
     /// The version `describe()` returns.
     pub version: String,
+    /// The contract version the module carries (its `morph:contract` section).
+    pub contract: String,
     /// Each action's name and side-effect class.
     pub actions: BTreeMap<String, SideEffect>,
     /// Each event's name.
@@ -39,6 +41,13 @@ pub enum Difference {
         manifest: String,
         /// In describe().
         described: String,
+    },
+    /// The contract versions differ.
+    Contract {
+        /// In morph.toml.
+        manifest: String,
+        /// In the module.
+        module: String,
     },
     /// An action describe() offers that morph.toml does not declare.
     UndeclaredAction {
@@ -95,6 +104,12 @@ impl fmt::Display for Difference {
                 "~ version: {} in morph.toml, {} in describe()",
                 Quoted(manifest),
                 Quoted(described)
+            ),
+            Difference::Contract { manifest, module } => write!(
+                f,
+                "~ contract: {} in morph.toml, {} in the module",
+                Quoted(manifest),
+                Quoted(module)
             ),
             Difference::UndeclaredAction { name, side_effect } => write!(
                 f,
@@ -177,7 +192,7 @@ impl fmt::Display for Mismatch {
 
 impl Manifest {
     /// Compares the manifest with what the module's `describe()` returned: id, version
-    /// (as semver), each action and its side-effect class, each event. A manifest that
+    /// (as semver), the contract version the module carries, each action and its side-effect class, each event. A manifest that
     /// passes declares exactly what the module does, so the permissions derived from
     /// its declarations ([`Manifest::requested`]) are the ones the module will need.
     ///
@@ -195,6 +210,12 @@ impl Manifest {
             differences.push(Difference::Version {
                 manifest: self.version.to_string(),
                 described: described.version.clone(),
+            });
+        }
+        if semver::Version::parse(&described.contract).ok().as_ref() != Some(&self.contract) {
+            differences.push(Difference::Contract {
+                manifest: self.contract.to_string(),
+                module: described.contract.clone(),
             });
         }
         let actions = self.actions.keys().map(|n| n.as_str());

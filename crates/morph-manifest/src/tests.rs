@@ -119,6 +119,7 @@ fn the_hello_sample_parses_and_matches_its_describe() {
     let described = Described {
         id: "hello".into(),
         version: "0.1.0".into(),
+        contract: "0.2.0".into(),
         actions: ["greet", "count-words", "echo"]
             .into_iter()
             .map(|a| (a.to_owned(), SideEffect::None))
@@ -345,6 +346,7 @@ fn described() -> Described {
     Described {
         id: "github".into(),
         version: "1.2.0-beta.1".into(),
+        contract: "0.1.0".into(),
         actions: BTreeMap::from([
             ("list-issues".to_owned(), SideEffect::Read),
             ("delete-repo".to_owned(), SideEffect::Destructive),
@@ -367,18 +369,20 @@ fn a_mismatch_reads_as_a_diff() {
     let mut d = described();
     d.id = "git`hub\n".into();
     d.version = "1.3.0".into();
+    d.contract = "0.2.0".into();
     d.actions.remove("list-issues");
     d.actions.insert("delete-repo".into(), SideEffect::Write);
     d.actions.insert("merge".into(), SideEffect::Write);
     d.events.remove("closed");
     d.events.insert("pushed".into());
     let err = m.check_against(&d).unwrap_err();
-    assert_eq!(err.differences.len(), 7);
+    assert_eq!(err.differences.len(), 8);
     assert_eq!(
         err.to_string(),
         "morph.toml does not match the module's describe():\n\
          ~ id: `github` in morph.toml, `git\\`hub\\u{a}` in describe()\n\
          ~ version: `1.2.0-beta.1` in morph.toml, `1.3.0` in describe()\n\
+         ~ contract: `0.1.0` in morph.toml, `0.2.0` in the module\n\
          ~ action `delete-repo`: side-effect destructive in morph.toml, write in describe()\n\
          - action `list-issues` (in morph.toml, not in describe())\n\
          + action `merge` (side-effect write; in describe(), not in morph.toml)\n\

@@ -6,10 +6,11 @@
 //! back, invalid UTF-8, recursion that overflows the engine's stack rather than Rust's
 //! shadow stack in linear memory) live as WAT in `extensions/wat/`.
 
-use morph_abi::host::{clock, config, events, http, kv, log, random};
+use morph_abi::host::{ai, clock, config, events, fs, http, kv, log, notify, random};
 use morph_abi::{
-    ActionInfo, Error, EventInfo, Extension, ExtensionInfo, HostError, HostErrorKind, HttpRequest,
-    Input, Method, Output, SideEffect,
+    ActionInfo, CompletionRequest, Error, EventInfo, Extension, ExtensionInfo, HostError,
+    HostErrorKind, HttpRequest, Input, Message, Method, Notification, Output, Role, SideEffect,
+    Urgency,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -52,6 +53,26 @@ fn call(host: &str) -> Result<Output, Error> {
         "config" => config::get().map(|c| json!(c)),
         "clock" => clock::now_ms().map(|t| json!(t)),
         "random" => random::bytes(4).map(|b| json!(b)),
+        "fs-read" => fs::read("ws/notes.txt").map(|d| json!(String::from_utf8_lossy(&d))),
+        "fs-list" => fs::list_dir("ws").map(|names| json!(names)),
+        "fs-write" => fs::write("ws/notes.txt", b"noted").map(|()| json!(true)),
+        "fs-remove" => fs::remove("ws/notes.txt").map(|r| json!(r)),
+        "fs-escape" => fs::read("ws/../../etc/passwd").map(|d| json!(d.len())),
+        "fs-absolute" => fs::read("/etc/passwd").map(|d| json!(d.len())),
+        "notify" => notify::send(&Notification {
+            title: "Synced".into(),
+            body: "3 issues".into(),
+            urgency: Urgency::High,
+        })
+        .map(|()| json!(true)),
+        "ai" => ai::complete(&CompletionRequest {
+            messages: vec![
+                Message::new(Role::System, "Answer in one word."),
+                Message::new(Role::User, "Say hi"),
+            ],
+            max_tokens: Some(16),
+        })
+        .map(|c| json!({ "content": c.content, "model": c.model })),
         other => return Err(Error::invalid_input(format!("no host call `{other}`"))),
     };
     match answered {

@@ -99,11 +99,15 @@ pub fn execute(args: &RunArgs, out: &mut Out<impl Write>) -> Result<(), Failure>
         None => {
             let wasm = read_file(&args.module, "module")?;
             let label = LoadArgs::label(&args.module);
-            let requested = match &args.manifest {
-                Some(path) => Some(requested_by(&read_file(path, "manifest")?, "the")?),
+            let manifest = match &args.manifest {
+                Some(path) => Some(parse_manifest(&read_file(path, "manifest")?, "the")?),
                 None => None,
             };
-            (args.load.prepare_wasm(&label, &wasm, caps)?, requested)
+            let prepared = args.load.prepare_wasm(&label, &wasm, caps)?;
+            if let Some(manifest) = &manifest {
+                matches_module(manifest, &prepared)?;
+            }
+            (prepared, manifest.as_ref().map(Manifest::requested))
         }
     };
     let id = &prepared.info().id;
@@ -149,19 +153,50 @@ pub fn execute(args: &RunArgs, out: &mut Out<impl Write>) -> Result<(), Failure>
 /// # Errors
 /// Exit 14 naming the manifest when it is not a valid morph.toml.
 fn requested_by(manifest: &[u8], whose: &str) -> Result<GrantSet, Failure> {
+    parse_manifest(manifest, whose).map(|m| m.requested())
+}
+
+/// Checks that a manifest declares what the module is: its id, version, contract,
+/// actions (with their side-effect classes) and events.
+///
+/// # Errors
+/// Exit 14 with the differences, one line each.
+fn matches_module(manifest: &Manifest, prepared: &morph_host::Prepared) -> Result<(), Failure> {
+    let info = prepared.info();
+    let described = morph_manifest::Described {
+        id: info.id.clone(),
+        version: info.version.clone(),
+        contract: prepared.contract().to_owned(),
+        actions: info
+            .actions
+            .iter()
+            .map(|a| (a.name.clone(), a.side_effect))
+            .collect(),
+        events: info.events.iter().map(|e| e.name.clone()).collect(),
+    };
+    manifest.check_against(&described).map_err(|m| {
+        Failure::new(Exit::InvalidPackage, m.to_string())
+            .hint("make morph.toml declare what the module's describe() returns, or rebuild the module")
+    })
+}
+
+/// A manifest, parsed.
+///
+/// # Errors
+/// Exit 14 naming the manifest when it is not a valid morph.toml.
+fn parse_manifest(manifest: &[u8], whose: &str) -> Result<Manifest, Failure> {
     let text = std::str::from_utf8(manifest).map_err(|_| {
         Failure::new(
             Exit::InvalidPackage,
             format!("{whose} manifest is not UTF-8"),
         )
     })?;
-    let manifest = Manifest::parse(text).map_err(|e| {
+    Manifest::parse(text).map_err(|e| {
         Failure::new(
             Exit::InvalidPackage,
             format!("{whose} manifest is invalid: {e}"),
         )
-    })?;
-    Ok(manifest.requested())
+    })
 }
 
 /// The module argument as an installed extension's id: not an existing file, and shaped
