@@ -31,11 +31,7 @@ pub const REDACTED: &str = "[redacted]";
 /// The client every fetch goes through: rustls with ring (installed as the process's
 /// crypto provider if none is), no proxy, no automatic redirect, no decompression.
 pub(crate) fn client(limits: &HttpLimits) -> Result<reqwest::Client, Error> {
-    static PROVIDER: std::sync::Once = std::sync::Once::new();
-    PROVIDER.call_once(|| {
-        // Err means another provider is installed already: that one serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+    install_crypto();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -45,6 +41,16 @@ pub(crate) fn client(limits: &HttpLimits) -> Result<reqwest::Client, Error> {
         .map_err(|e| Error::Http {
             reason: e.to_string(),
         })
+}
+
+/// Installs ring as the process's rustls crypto provider, unless one is: reqwest is
+/// built without a provider of its own and panics building a client without one.
+pub(crate) fn install_crypto() {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Err means another provider is installed already: that one serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 fn error(kind: HostErrorKind, message: impl Into<String>) -> HostError {

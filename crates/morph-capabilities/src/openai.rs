@@ -4,7 +4,7 @@
 
 use crate::Error;
 use crate::adapters::AiProvider;
-use crate::http::{read, with_causes};
+use crate::http::{install_crypto, read, with_causes};
 use morph_abi::{Completion, CompletionRequest, HostError, HostErrorKind};
 use morph_runtime::BoxFuture;
 use serde_json::{Value, json};
@@ -56,6 +56,7 @@ impl OpenAiCompatible {
         let endpoint = base
             .join("chat/completions")
             .map_err(|e| bad(e.to_string()))?;
+        install_crypto();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
