@@ -326,3 +326,49 @@ fn a_dry_run_reads_but_records_its_writes_instead_of_making_them() {
         "{records}"
     );
 }
+
+#[test]
+fn files_live_in_the_store_folder_and_notifications_reach_the_terminal() {
+    let home = Home::new();
+    let wasm = adversary();
+    let module = wasm.to_str().unwrap();
+    let call = |host: &str, grant: &str| {
+        let input = format!(r#"{{"host":"{host}"}}"#);
+        home.morph(&["run", module, "call", "--input", &input, "--grant", grant])
+    };
+    let wrote = call("fs-write", "fs-write:ws");
+    assert!(wrote.status.success(), "{}", text(&wrote.stderr));
+    let file = home.0.path().join("store/files/adversary/ws/notes.txt");
+    assert_eq!(std::fs::read(&file).unwrap(), b"noted");
+    let read = call("fs-read", "fs-read:ws");
+    assert_eq!(text(&read.stdout).trim(), r#"{"ok":"noted"}"#);
+    let escape = call("fs-escape", "fs-read:ws");
+    assert_eq!(
+        text(&escape.stdout).trim(),
+        r#"{"host_error":"invalid-argument"}"#
+    );
+    let refused = call("fs-read", "fs-read:other");
+    assert_eq!(refused.status.code(), Some(9), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("`--grant 'fs-read:ws"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let notified = call("notify", "notify");
+    assert!(notified.status.success(), "{}", text(&notified.stderr));
+    assert!(
+        text(&notified.stderr)
+            .contains("morph: notification from `adversary` (high): Synced: 3 issues"),
+        "{}",
+        text(&notified.stderr)
+    );
+    // Without `--ai-url` the host has no model.
+    let ai = call("ai", "ai");
+    assert_eq!(text(&ai.stdout).trim(), r#"{"host_error":"unavailable"}"#);
+    let version = home.morph(&["--version"]);
+    assert!(
+        text(&version.stdout).contains("extension contracts 0.1.0, 0.2.0"),
+        "{}",
+        text(&version.stdout)
+    );
+}

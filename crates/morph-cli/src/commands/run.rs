@@ -45,10 +45,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "JSON")]
     config: Option<String>,
     /// Performs reads but not writes (HTTP other than GET and HEAD, key-value writes,
-    /// events): they are checked, recorded in the audit log as `dry-run` and listed on
-    /// standard error.
+    /// file writes, events, notifications): they are checked, recorded in the audit log
+    /// as `dry-run` and listed on standard error.
     #[arg(long)]
     dry_run: bool,
+    /// The assistant's model for `ai.complete`: the base URL of an OpenAI-compatible
+    /// chat completions API (e.g. `http://127.0.0.1:8080/v1`); its key, if it needs one,
+    /// is read from the environment variable `MORPH_AI_KEY`. Without it, `ai.complete`
+    /// fails with `unavailable`.
+    #[arg(long, value_name = "URL", requires = "ai_model")]
+    ai_url: Option<String>,
+    /// The model to ask at `--ai-url`.
+    #[arg(long, value_name = "NAME", requires = "ai_url")]
+    ai_model: Option<String>,
     #[command(flatten)]
     load: LoadArgs,
     #[command(flatten)]
@@ -79,8 +88,18 @@ pub fn execute(args: &RunArgs, out: &mut Out<impl Write>) -> Result<(), Failure>
         None => args.store.open()?,
     };
     let store = Arc::new(store);
-    let capabilities = Capabilities::builder(Arc::clone(&store))
+    let mut builder = Capabilities::builder(Arc::clone(&store))
         .dry_run(args.dry_run)
+        .notifier(notify_on_stderr);
+    if let (Some(url), Some(model)) = (&args.ai_url, &args.ai_model) {
+        let mut ai = morph_host::OpenAiCompatible::new(url, model.clone())
+            .map_err(|e| Failure::new(Exit::Usage, format!("--ai-url: {e}")))?;
+        if let Ok(key) = std::env::var("MORPH_AI_KEY") {
+            ai = ai.api_key(key);
+        }
+        builder = builder.ai(ai);
+    }
+    let capabilities = builder
         .build()
         .map_err(super::permissions::capabilities_failure)?;
     let caps = Some(capabilities.clone());
@@ -104,8 +123,13 @@ pub fn execute(args: &RunArgs, out: &mut Out<impl Write>) -> Result<(), Failure>
                 None => None,
             };
             let prepared = args.load.prepare_wasm(&label, &wasm, caps)?;
-            if let Some(manifest) = &manifest {
-                matches_module(manifest, &prepared)?;
+            if let Some(Err(mismatch)) = manifest.as_ref().map(|m| matches_module(m, &prepared)) {
+                // A warning, not a refusal: a manifest being written for a module under
+                // development still bounds the grants. `morph pack` refuses it.
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "morph: warning: {mismatch}\nmorph: hint: make morph.toml declare what the module's describe() returns, or rebuild the module"
+                );
             }
             (prepared, manifest.as_ref().map(Manifest::requested))
         }
@@ -148,6 +172,28 @@ pub fn execute(args: &RunArgs, out: &mut Out<impl Write>) -> Result<(), Failure>
     writeln!(out, "{}", output::guest_json(&result?.text)?)
 }
 
+/// `notify.send` on a terminal: one line on standard error, every part of it escaped
+/// (the title and body are the extension's words).
+fn notify_on_stderr(
+    extension: &str,
+    n: &morph_host::Notification,
+) -> Result<(), morph_host::HostError> {
+    let urgency = match n.urgency {
+        morph_host::Urgency::Low => "low",
+        morph_host::Urgency::Normal => "normal",
+        morph_host::Urgency::High => "high",
+    };
+    // A closed stderr loses the notification, not the run.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "morph: notification from `{}` ({urgency}): {}: {}",
+        escape(extension),
+        escape(&n.title),
+        escape(&n.body)
+    );
+    Ok(())
+}
+
 /// The grants a manifest requests.
 ///
 /// # Errors
@@ -160,8 +206,11 @@ fn requested_by(manifest: &[u8], whose: &str) -> Result<GrantSet, Failure> {
 /// actions (with their side-effect classes) and events.
 ///
 /// # Errors
-/// Exit 14 with the differences, one line each.
-fn matches_module(manifest: &Manifest, prepared: &morph_host::Prepared) -> Result<(), Failure> {
+/// The differences, one line each when displayed (guest text escaped).
+pub(crate) fn matches_module(
+    manifest: &Manifest,
+    prepared: &morph_host::Prepared,
+) -> Result<(), morph_manifest::Mismatch> {
     let info = prepared.info();
     let described = morph_manifest::Described {
         id: info.id.clone(),
@@ -174,10 +223,7 @@ fn matches_module(manifest: &Manifest, prepared: &morph_host::Prepared) -> Resul
             .collect(),
         events: info.events.iter().map(|e| e.name.clone()).collect(),
     };
-    manifest.check_against(&described).map_err(|m| {
-        Failure::new(Exit::InvalidPackage, m.to_string())
-            .hint("make morph.toml declare what the module's describe() returns, or rebuild the module")
-    })
+    manifest.check_against(&described)
 }
 
 /// A manifest, parsed.
