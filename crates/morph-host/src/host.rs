@@ -3,12 +3,12 @@
 
 use crate::backend::Backend;
 use crate::cache::CodeCache;
-use crate::schema::{Schema, TextViolation};
 use morph_abi::{ExtensionInfo, SideEffect};
 use morph_runtime::{
     CompiledModule, DenyAll, Error, ErrorKind, ExecuteCall, HostHandler, Instance, InstanceConfig,
     Limits, NoCapabilities, Policy, Result, Runtime, Usage,
 };
+use morph_schema::{Schema, TextViolation};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
