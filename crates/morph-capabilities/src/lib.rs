@@ -40,11 +40,9 @@
 //!
 //! Extensions are known to the handler by [`Capabilities::register`] (their declared
 //! events, config schema and effective grants); a call from another fails with
-//! `unavailable`. Guest-declared schemas are compiled with `jsonschema` within fixed
-//! bounds (size, nesting, linear-time regexes, no remote references, panics caught);
-//! the cost analysis of morph-host's schema dialect is not repeated here, so register
-//! the [`ExtensionInfo`](morph_abi::ExtensionInfo) of a `Prepared`, whose schemas
-//! passed it.
+//! `unavailable`. Guest-declared schemas go through morph-schema, the gate morph-host
+//! applies too: the Morph schema dialect, its size and static cost bounds, and a budget
+//! per checked value (`docs/schemas.md`).
 //!
 //! # Cargo features
 //!
@@ -81,7 +79,6 @@ mod caps;
 mod error;
 #[cfg(feature = "http")]
 mod http;
-mod schema;
 
 pub use caps::{
     Capabilities, CapabilitiesBuilder, Event, HttpLimits, MAX_DRY_RUN_RECORDS,
