@@ -134,6 +134,8 @@ fn ci() -> Result<()> {
                 "morph-store",
                 "-p",
                 "morph-capabilities",
+                "-p",
+                "morph-schema",
             ])
             .env("RUSTDOCFLAGS", "-D warnings"),
         "cargo doc (warnings denied)",

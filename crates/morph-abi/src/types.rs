@@ -57,7 +57,9 @@ impl fmt::Display for SideEffect {
 /// One action an extension offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionInfo {
-    /// Name used in `execute(action, input)`.
+    /// Name used in `execute(action, input)` and in grants
+    /// (`action:destructive:NAME`): 1 to 64 ASCII letters, digits, `_`, `-` and `.`,
+    /// starting with a letter or a digit. A host refuses a description with another.
     pub name: String,
     /// One sentence for people.
     pub description: String,
@@ -104,7 +106,9 @@ impl ActionInfo {
 /// One event an extension may emit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventInfo {
-    /// Event name, used with [`crate::host::events::emit`].
+    /// Event name, used with [`crate::host::events::emit`] and in grants
+    /// (`events:NAME`): 1 to 64 ASCII letters, digits, `_`, `-` and `.`, starting with a
+    /// letter or a digit. A host refuses a description with another.
     pub name: String,
     /// One sentence for people.
     pub description: String,

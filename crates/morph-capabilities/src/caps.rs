@@ -6,10 +6,10 @@ use crate::adapters::{self, AiLimits, AiProvider, Notifier};
 use crate::files::{self, FsLimits};
 #[cfg(feature = "http")]
 use crate::http::Fetch;
-use crate::schema::Schema;
 use morph_abi::{ExtensionInfo, HostError, HostErrorKind};
 use morph_permissions::{Decision, Denial, Grant, GrantSet, KvQuota, PermissionKind, Request};
 use morph_runtime::{BoxFuture, CallContext, HostCall, HostHandler, HostReply, Policy};
+use morph_schema::Schema;
 use morph_store::{AuditOutcome, AuditRecord, Store, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -292,10 +292,10 @@ impl Capabilities {
     /// [`Error::Schema`] when a payload or config schema cannot be compiled (see the
     /// crate docs for the bounds).
     pub fn register(&self, info: &ExtensionInfo, effective: &GrantSet) -> Result<(), Error> {
-        let schema_error = |owner: String, reason| Error::Schema {
+        let schema_error = |owner: String, error| Error::Schema {
             id: info.id.clone(),
             owner,
-            reason,
+            error,
         };
         let mut events = HashMap::new();
         for event in &info.events {
@@ -373,7 +373,9 @@ impl Capabilities {
         let value: serde_json::Value =
             serde_json::from_str(json).map_err(|e| config_error(format!("it is not JSON: {e}")))?;
         if let Some(schema) = &profile.config_schema {
-            schema.check(&value).map_err(config_error)?;
+            schema
+                .check(&value)
+                .map_err(|v| config_error(v.to_string()))?;
         }
         self.inner.store.set_config(id, json)?;
         Ok(())
@@ -938,20 +940,17 @@ impl Inner {
                 format!("no configuration is set for `{}`", shown(&cx.extension)),
             ));
         };
-        if let Some(schema) = &profile.config_schema {
-            let checked = serde_json::from_str::<serde_json::Value>(&text)
-                .map_err(|e| e.to_string())
-                .and_then(|v| schema.check(&v));
-            if let Err(reason) = checked {
-                return Err(host_error(
-                    HostErrorKind::InvalidArgument,
-                    format!(
-                        "the configuration set for `{}` does not match the config schema of version {}: {reason}; set it again",
-                        shown(&cx.extension),
-                        profile.version
-                    ),
-                ));
-            }
+        if let Some(schema) = &profile.config_schema
+            && let Err(reason) = schema.check_text(&text)
+        {
+            return Err(host_error(
+                HostErrorKind::InvalidArgument,
+                format!(
+                    "the configuration set for `{}` does not match the config schema of version {}: {reason}; set it again",
+                    shown(&cx.extension),
+                    profile.version
+                ),
+            ));
         }
         Ok(text)
     }

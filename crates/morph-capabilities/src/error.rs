@@ -15,14 +15,14 @@ pub enum Error {
         id: String,
     },
     /// A schema the extension declares cannot be used.
-    #[error("{owner} of `{id}` declares a schema that {reason}")]
+    #[error("{owner} of `{id}` declares a schema that {error}")]
     Schema {
         /// The extension id.
         id: String,
         /// Whose schema: `event \`x\``, `the configuration`.
         owner: String,
-        /// What is wrong with it.
-        reason: String,
+        /// What is wrong with it: where in the schema, and why.
+        error: morph_schema::SchemaError,
     },
     /// A configuration does not match the extension's config schema.
     #[error("the configuration of `{id}` does not match its schema: {reason}")]

@@ -49,11 +49,9 @@
 //!
 //! Extensions are known to the handler by [`Capabilities::register`] (their declared
 //! events, config schema and effective grants); a call from another fails with
-//! `unavailable`. Guest-declared schemas are compiled with `jsonschema` within fixed
-//! bounds (size, nesting, linear-time regexes, no remote references, panics caught);
-//! the cost analysis of morph-host's schema dialect is not repeated here, so register
-//! the [`ExtensionInfo`](morph_abi::ExtensionInfo) of a `Prepared`, whose schemas
-//! passed it.
+//! `unavailable`. Guest-declared schemas go through morph-schema, the gate morph-host
+//! applies too: the Morph schema dialect, its size and static cost bounds, and a budget
+//! per checked value (`docs/schemas.md`).
 //!
 //! # Cargo features
 //!
@@ -94,7 +92,6 @@ mod files;
 mod http;
 #[cfg(feature = "http")]
 mod openai;
-mod schema;
 
 pub use adapters::{AiLimits, AiProvider, MAX_BODY_BYTES, MAX_TITLE_BYTES, Notifier};
 pub use files::FsLimits;

@@ -10,6 +10,7 @@ use morph_abi::HostErrorKind;
 use morph_capabilities::{AuditOutcome, Capabilities, Error};
 use morph_permissions::{Decision, GrantSet, Request};
 use morph_runtime::{CallContext, CallKind, HostCall, HostHandler, HostReply};
+use morph_schema::SchemaErrorKind;
 use morph_store::Store;
 use std::sync::Arc;
 
@@ -336,9 +337,26 @@ fn registration_refuses_a_schema_it_cannot_compile() {
         .register(&info(&[], Some(r#"{"type":"nope"}"#)), &GrantSet::new())
         .unwrap_err();
     assert!(
-        err.to_string()
-            .starts_with("the configuration of `acme` declares a schema that is refused"),
+        err.to_string().starts_with(
+            "the configuration of `acme` declares a schema that has a bad `type` at #/type"
+        ),
         "{err}"
+    );
+    // The same gate as morph-host's: the dialect and its cost bounds, typed.
+    let err = caps
+        .register(
+            &info(&[("deep", r#"{"unevaluatedProperties":false}"#)], None),
+            &GrantSet::new(),
+        )
+        .unwrap_err();
+    let Error::Schema { owner, error, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(owner, "event `deep`");
+    assert_eq!(error.path, "#/unevaluatedProperties");
+    assert!(
+        matches!(&error.kind, SchemaErrorKind::UnsupportedKeyword { keyword, .. } if keyword == "unevaluatedProperties"),
+        "{error:?}"
     );
 }
 

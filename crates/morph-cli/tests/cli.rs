@@ -559,18 +559,25 @@ impl Data {
 
 /// An extension that writes a terminal control into every field it can: its
 /// description, its output (input `{}`), its error (any other input) and a log line.
+/// Its action and event names are ones a grant can hold (`prepare` refuses others).
 fn hostile() -> Fixture {
+    hostile_named("evil", "event")
+}
+
+/// [`hostile`] with its second action and its event named `action` and `event`.
+fn hostile_named(action: &str, event: &str) -> Fixture {
     let mut d = Data::new();
     let [run_p, run_l] = d.string("run");
     let [rd_p, rd_l] = d.string("does\u{9b}2J things");
     let [in_p, in_l] = d.string("{\"description\":\"in\u{202e}put\"}");
     let [any_p, any_l] = d.string("{}");
-    let [evil_p, evil_l] = d.string("evil\u{1b}]0;pwned\u{7}");
+    let [evil_p, evil_l] = d.string(action);
+    let [pw_p, pw_l] = d.string("pwned\u{1b}]0;title\u{7}");
     let actions = d.record(&[
         run_p, run_l, rd_p, rd_l, in_p, in_l, any_p, any_l, 0, // side effect: none
-        evil_p, evil_l, any_p, any_l, any_p, any_l, any_p, any_l, 0,
+        evil_p, evil_l, pw_p, pw_l, any_p, any_l, any_p, any_l, 0,
     ]);
-    let [en_p, en_l] = d.string("ev\u{2066}ent");
+    let [en_p, en_l] = d.string(event);
     let [ed_p, ed_l] = d.string("line\u{2028}break");
     let events = d.record(&[en_p, en_l, ed_p, ed_l, any_p, any_l]);
     let [id_p, id_l] = d.string("evil\u{1b}[31m");
@@ -650,8 +657,8 @@ fn guest_text_reaches_the_terminal_escaped_on_every_backend() {
             "\nright\\u{202e}tfel\n",
             "none         does\\u{9b}2J things\n",
             "input:  {\"description\":\"in\\u{202e}put\"}\n",
-            "  evil\\u{1b}]0;pwned\\u{7}  none",
-            "  ev\\u{2066}ent  line\\u{2028}break\n",
+            "  evil  none         pwned\\u{1b}]0;title\\u{7}\n",
+            "  event  line\\u{2028}break\n",
         ] {
             assert!(stdout.contains(shown), "{b}: `{shown}` not in:\n{stdout}");
         }
@@ -698,12 +705,38 @@ fn guest_text_reaches_the_terminal_escaped_on_every_backend() {
 
         let out = morph(&["run", m, "nope", "--backend", b]);
         assert_eq!(has_terminal_control(&out.stderr), None, "{b}");
-        assert_fails(
-            &out,
-            10,
-            "available actions: run, evil\\u{1b}]0;pwned\\u{7}",
-            started,
-        );
+        assert_fails(&out, 10, "available actions: run, evil", started);
+    }
+}
+
+/// Grants name actions and events (`action:destructive:NAME`, `events:NAME`): a module
+/// declaring a name no grant can hold is refused when it is prepared, on every backend,
+/// with the name (escaped), the rule and what to do.
+#[test]
+fn a_name_no_grant_can_hold_is_refused_at_prepare_on_every_backend() {
+    let control = hostile_named("evil\u{1b}]0;pwned\u{7}", "event");
+    let space = hostile_named("evil", "issue opened");
+    for b in BACKENDS {
+        for (fx, needle) in [
+            (
+                &control,
+                "morph: error: the extension broke the contract: action \
+                 `evil\\u{1b}]0;pwned\\u{7}` has a name no grant can hold \
+                 (`action:destructive:NAME`): a name may hold only ASCII letters, digits, \
+                 `_`, `-` and `.`; rename the action in the extension's `describe()` (and \
+                 in its morph.toml)\n",
+            ),
+            (
+                &space,
+                "event `issue opened` has a name no grant can hold (`events:NAME`): a name \
+                 may hold only ASCII letters, digits, `_`, `-` and `.`; rename the event",
+            ),
+        ] {
+            let started = Instant::now();
+            let out = morph(&["describe", fx.path.to_str().unwrap(), "--backend", b]);
+            assert_eq!(has_terminal_control(&out.stderr), None, "{b}");
+            assert_fails(&out, 6, needle, started);
+        }
     }
 }
 

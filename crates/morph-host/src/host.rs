@@ -3,12 +3,13 @@
 
 use crate::backend::Backend;
 use crate::cache::CodeCache;
-use crate::schema::{Schema, TextViolation};
 use morph_abi::{ExtensionInfo, SideEffect};
+use morph_permissions::{ErrorKind as NameErrorKind, Name};
 use morph_runtime::{
     CompiledModule, DenyAll, Error, ErrorKind, ExecuteCall, HostHandler, Instance, InstanceConfig,
     Limits, NoCapabilities, Policy, Result, Runtime, Usage,
 };
+use morph_schema::{Schema, TextViolation};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -160,7 +161,8 @@ impl Host {
     /// # Errors
     /// A validation error of [`morph_runtime::validate`]; a trap or limit in the start
     /// function or `describe`; `InvalidOutput` when the description breaks the contract
-    /// (a schema outside Morph's dialect, an action declared twice).
+    /// (an action or event name no grant can hold, a schema outside Morph's dialect, an
+    /// action declared twice).
     pub async fn prepare(&self, label: &str, wasm: &[u8]) -> Result<Prepared> {
         let module = self.compile(wasm).await?;
         let config = self.config(label.into(), &self.inner.limits);
@@ -247,30 +249,76 @@ fn compile_schema(owner: &str, which: &str, text: &str) -> Result<Schema> {
         .map_err(|e| invalid_output(format!("{owner} declares {which} schema that {e}")))
 }
 
+/// The most characters of a refused name an error quotes.
+const MAX_SHOWN_NAME: usize = 64;
+
+/// Refuses an action or event name that no grant could hold. Grants name actions and
+/// events (`action:destructive:NAME`, `events:NAME`) in morph-permissions' [`Name`]
+/// grammar; a name outside it could never be granted (an event would only be refused
+/// when emitted), so the description is refused at once, the same on every backend.
+///
+/// # Errors
+/// `InvalidOutput` naming the action or event, the rule its name breaks and what to do.
+fn check_grant_name(what: &str, grant: &str, name: &str) -> Result<()> {
+    let Err(e) = Name::parse(name) else {
+        return Ok(());
+    };
+    let why = match e.kind() {
+        NameErrorKind::Name { reason, .. } => (*reason).to_owned(),
+        other => other.to_string(),
+    };
+    let shown: String = match name.char_indices().nth(MAX_SHOWN_NAME) {
+        Some((end, _)) => format!("{}...", &name[..end]),
+        None => name.to_owned(),
+    };
+    Err(invalid_output(format!(
+        "{what} `{}` has a name no grant can hold (`{grant}`): a name {why}; rename the \
+         {what} in the extension's `describe()` (and in its morph.toml)",
+        shown.escape_debug()
+    )))
+}
+
+/// Checks a description, once and the same for every backend, before any action runs:
+/// every action and event has a name a grant can hold, every schema it declares passes
+/// morph-schema's gate, and no action is declared twice.
+///
+/// Returns each action's compiled schemas and side-effect class.
+///
+/// # Errors
+/// `InvalidOutput` naming what is wrong, checked in declaration order: each action (its
+/// name, input schema, output schema, whether it was declared before), each event (its
+/// name, payload schema), then the config schema.
+fn check_description(info: &ExtensionInfo) -> Result<HashMap<String, Schemas>> {
+    let mut actions = HashMap::new();
+    for action in &info.actions {
+        check_grant_name("action", "action:destructive:NAME", &action.name)?;
+        let owner = format!("action `{}`", action.name.escape_debug());
+        let s = Schemas {
+            input: compile_schema(&owner, "an input", &action.input_schema)?,
+            output: compile_schema(&owner, "an output", &action.output_schema)?,
+            side_effect: action.side_effect,
+        };
+        if actions.insert(action.name.clone(), s).is_some() {
+            return Err(invalid_output(format!(
+                "action `{}` is declared twice",
+                action.name.escape_debug()
+            )));
+        }
+    }
+    for event in &info.events {
+        check_grant_name("event", "events:NAME", &event.name)?;
+        let owner = format!("event `{}`", event.name.escape_debug());
+        compile_schema(&owner, "a payload", &event.payload_schema)?;
+    }
+    if let Some(config) = &info.config_schema {
+        compile_schema("the extension", "a config", config)?;
+    }
+    Ok(actions)
+}
+
 impl Prepared {
     fn new(host: Host, module: Arc<dyn CompiledModule>, info: ExtensionInfo) -> Result<Self> {
-        let mut actions = HashMap::new();
-        for action in &info.actions {
-            let owner = format!("action `{}`", action.name.escape_debug());
-            let s = Schemas {
-                input: compile_schema(&owner, "an input", &action.input_schema)?,
-                output: compile_schema(&owner, "an output", &action.output_schema)?,
-                side_effect: action.side_effect,
-            };
-            if actions.insert(action.name.clone(), s).is_some() {
-                return Err(invalid_output(format!(
-                    "action `{}` is declared twice",
-                    action.name.escape_debug()
-                )));
-            }
-        }
-        for event in &info.events {
-            let owner = format!("event `{}`", event.name.escape_debug());
-            compile_schema(&owner, "a payload", &event.payload_schema)?;
-        }
-        if let Some(config) = &info.config_schema {
-            compile_schema("the extension", "a config", config)?;
-        }
+        let actions = check_description(&info)?;
         let slots = host
             .inner
             .max_concurrent
@@ -586,5 +634,90 @@ pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Re
         Err(e) => Err(Error::engine(format!(
             "could not start Morph's async runtime: {e}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use morph_abi::{ActionInfo, EventInfo};
+
+    fn info(actions: &[&str], events: &[&str]) -> ExtensionInfo {
+        ExtensionInfo {
+            id: "x".to_owned(),
+            name: "X".to_owned(),
+            version: "1.0.0".to_owned(),
+            description: String::new(),
+            actions: actions.iter().map(|a| ActionInfo::new(*a, "")).collect(),
+            events: events
+                .iter()
+                .map(|e| EventInfo::new(*e, "", serde_json::json!({})))
+                .collect(),
+            config_schema: None,
+        }
+    }
+
+    fn refused(info: &ExtensionInfo) -> String {
+        match check_description(info) {
+            Ok(_) => panic!("accepted {info:?}"),
+            Err(e) => match e.kind() {
+                ErrorKind::InvalidOutput { message } => message.clone(),
+                other => panic!("{other:?}"),
+            },
+        }
+    }
+
+    // Grants name actions and events; a name no grant can hold is refused at prepare,
+    // naming it, the rule it breaks and what to do.
+    #[test]
+    fn action_and_event_names_must_be_names_a_grant_can_hold() {
+        assert_eq!(
+            refused(&info(&["run", "evil\u{1b}]0;x\u{7}"], &[])),
+            "action `evil\\u{1b}]0;x\\u{7}` has a name no grant can hold \
+             (`action:destructive:NAME`): a name may hold only ASCII letters, digits, `_`, \
+             `-` and `.`; rename the action in the extension's `describe()` (and in its \
+             morph.toml)"
+        );
+        assert_eq!(
+            refused(&info(&["run"], &["issue opened"])),
+            "event `issue opened` has a name no grant can hold (`events:NAME`): a name may \
+             hold only ASCII letters, digits, `_`, `-` and `.`; rename the event in the \
+             extension's `describe()` (and in its morph.toml)"
+        );
+        for (name, rule) in [
+            ("", "is empty"),
+            ("-x", "must start with a letter or a digit"),
+            ("a:b", "may hold only"),
+            ("caf\u{e9}", "may hold only"),
+        ] {
+            let message = refused(&info(&[], &[name]));
+            assert!(message.contains(rule), "{name:?}: {message}");
+        }
+        let long = "a".repeat(100);
+        let message = refused(&info(&[&long], &[]));
+        assert!(message.contains("is longer than 64 bytes"), "{message}");
+        assert!(
+            message.contains(&format!("`{}...`", "a".repeat(MAX_SHOWN_NAME))),
+            "{message}"
+        );
+
+        let good = info(
+            &["greet", "create-issue", "a.b_c", "9lives", &"a".repeat(64)],
+            &["issue-opened", "noted"],
+        );
+        assert_eq!(check_description(&good).map(|a| a.len()).ok(), Some(5));
+    }
+
+    // The name is checked before anything else the action declares.
+    #[test]
+    fn a_bad_name_is_reported_before_a_bad_schema() {
+        let mut bad = info(&["a b"], &[]);
+        if let Some(action) = bad.actions.first_mut() {
+            action.input_schema = "{".to_owned();
+        }
+        assert!(refused(&bad).starts_with("action `a b` has a name no grant can hold"));
+        let mut twice = info(&["run", "run"], &[]);
+        twice.config_schema = Some("{".to_owned());
+        assert_eq!(refused(&twice), "action `run` is declared twice");
     }
 }

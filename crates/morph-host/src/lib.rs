@@ -35,7 +35,6 @@ mod cache;
 mod extension;
 mod host;
 mod install;
-mod schema;
 
 pub use backend::Backend;
 pub use extension::{Extension, LoadOptions};

@@ -142,7 +142,7 @@ async fn notifications_reach_the_apps_notifier_on_every_backend() {
         let p = prepare(backend, &caps, &["notify"]).await;
         assert_eq!(call(&p, "notify").await, json!({"ok": true}), "{backend}");
     }
-    let shown = shown.lock().unwrap();
+    let shown = shown.lock().unwrap().clone();
     assert_eq!(shown.len(), Backend::available_backends().len());
     for (from, n) in shown.iter() {
         assert_eq!(from, "adversary");

@@ -33,7 +33,7 @@ pub enum Command {
     /// Show what an extension offers: its actions with their schemas, events, config.
     Describe(describe::DescribeArgs),
     /// Run one action and print its JSON output.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List the backends and whether this build includes them.
     Backends(backends::BackendsArgs),
     /// Make a signing key pair: PREFIX.key (private, 0600) and PREFIX.pub.

@@ -1,99 +1,19 @@
-//! Guest-declared JSON Schemas, compiled and checked within fixed bounds.
-//!
-//! A schema an extension declares is untrusted input, like the module itself. The
-//! `jsonschema` crate is a general validator: it accepts every draft, remote references,
-//! backtracking regular expressions and combinators whose cost grows exponentially with
-//! the depth of the value; it has no step budget, keeps a lazily compiled copy of a
-//! recursive `$ref` for every path a value takes through it, and has `unwrap`s on paths
-//! untrusted schemas reach (issue 7). So this module stands in front of it:
-//!
-//! 1. **Size first.** The schema text, its JSON nesting and its number of subschemas are
-//!    bounded ([`LIMITS`]) before anything walks it.
-//! 2. **One dialect.** A walk over the parsed schema accepts only the *Morph schema
-//!    dialect* (`docs/schemas.md`): a subset of draft 2020-12 whose every keyword has a
-//!    known, bounded cost in `jsonschema`. Anything else is refused with the keyword, its
-//!    location (`#/properties/a/unevaluatedProperties`) and what to use instead.
-//!    `$ref` may only name the root (`#`) or an entry of the root's `$defs`, and may not
-//!    recurse; patterns must compile with the linear-time `regex` crate, which
-//!    `jsonschema` is then told to use.
-//! 3. **A static budget.** `jsonschema` cannot be interrupted, so the cost is bounded
-//!    before validation ever runs (below). A schema whose worst case per value exceeds
-//!    the budget, or whose compiled form (every `$ref` inlined) is too large, is refused
-//!    at load.
-//! 4. **A budget per check.** [`Schema::check`] measures the value first, without
-//!    recursion: too deep, or too large for this schema's cost per value, and it is
-//!    refused unchecked.
-//! 5. **No panic escapes.** Every call into `jsonschema` runs under
-//!    [`std::panic::catch_unwind`]; a panic becomes an error. The dialect exists so that
-//!    this never fires: if it does, the default panic hook still prints the message,
-//!    which is deliberate (it is an upstream bug that slipped past the dialect, and
-//!    swapping the process-wide hook from a library would race with other threads).
-//!    This relies on the host being built with `panic = "unwind"` (the default; only the
-//!    extensions' `ext` profile aborts). A stack overflow is an abort, not a panic: the
-//!    nesting budget keeps it out of reach.
-//!
-//! # The budget
-//!
-//! Validation work is counted in *evaluations*: one schema object applied to one value
-//! of the instance, weighted by what the object's own keywords walk in the schema (1 +
-//! its `properties`, `required`, branches, `enum`/`const` values...). The work of one
-//! evaluation apart from that is linear in what the value itself holds (its string for
-//! `pattern`, its keys for `properties`; for `enum`, `const` and `uniqueItems`, at most
-//! its subtree). So if `K(d)` bounds the weighted evaluations at any one value `d` levels
-//! deep, a check costs about `Σ_d K(d) × size(values at depth d)`, which
-//! [`Schema::check`] computes from the value's shape before validating.
-//!
-//! `K` is computed from the schema alone, for every depth up to the instance depth bound
-//! `D`, by following how `jsonschema` 0.33 applies each keyword (read from its source):
-//!
-//! - in place (same instance value): `allOf`, `anyOf`, `oneOf`, `not`, `if`, `then`,
-//!   `else`, `$ref`;
-//! - to a child: `properties`, `patternProperties`, `additionalProperties` (a key gets
-//!   at most one `properties` entry, every matching pattern, or else
-//!   `additionalProperties`), `prefixItems`, `items` (an item gets one of them),
-//!   `contains`.
-//!
-//! `jsonschema` evaluates in two modes. `is_valid` (`v`) applies each subschema at most
-//! once. `iter_errors` (`e`), used only to explain a failure, first asks `is_valid` of
-//! each `anyOf`/`oneOf` branch, `not` and `if`, then collects the errors of each branch:
-//! so at such a node a branch is evaluated in both modes. With `c` ranging over the
-//! targets of a node `S` and `w(S)` its weight:
-//!
-//! ```text
-//! v(S, 0) = w(S) + Σ_in-place v(c, 0)
-//! v(S, d) =        Σ_in-place v(c, d) + child_v(S, d-1)            (d ≥ 1)
-//! e(S, d) = [d = 0] w(S) + Σ_allOf,$ref,then,else e(c, d) + Σ_anyOf,oneOf (v + e)(c, d)
-//!           + Σ_not,if v(c, d) + child_e(S, d-1)
-//! child(S, d) = max( max_properties(c, d) + Σ_patternProperties(c, d),
-//!                    additionalProperties(c, d),
-//!                    max(max_prefixItems(c, d), items(c, d)) + contains_v(c, d) )
-//! ```
-//!
-//! `v(S, d)` bounds the evaluations at one value `d` levels below a value where `S` is
-//! applied (`max` over alternatives that exclude each other is an upper bound of the
-//! worst child: a sum of maxima bounds the maximum of sums). A schema is refused if
-//! `v + e` at the root exceeds [`Limits::max_cost_per_value`] at any depth. A check runs
-//! `is_valid` within `Σ_d v(root, d) × size_d ≤` [`Limits::max_check_cost`], then, on
-//! failure, `iter_errors` if `Σ_d e(root, d) × size_d` (each error-building evaluation
-//! weighted [`EXPLAIN_WEIGHT`]) fits the same budget, else it reports the mismatch
-//! without saying where. A test counts `jsonschema`'s evaluations with an instrumented
-//! schema: the model matches them exactly on the issue-7 attack and bounds them on the
-//! others. The same walk bounds the nesting of evaluations (the stack `jsonschema`
-//! recurses on).
-//!
-//! Recursion is refused rather than budgeted: a recursive `$ref` is compiled lazily by
-//! `jsonschema`, once per path a value takes through it, and every copy is kept in the
-//! validator, so values checked one after another grow host memory without bound.
+//! [`Schema`]: the dialect walk, the static cost model and the checks. The argument
+//! for the bounds is in the crate docs (`lib.rs`); this file follows it step by step.
 
+use crate::error::{Budget, SchemaError, SchemaErrorKind, TextViolation, Violation};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-/// The bounds a schema and a checked value must keep. See `docs/schemas.md`.
+/// The bounds a schema and a checked value must keep: [`LIMITS`] (also
+/// `Limits::default()`) are Morph's, documented in `docs/schemas.md`. Fields may be
+/// added; start from the defaults and change what you need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
+#[non_exhaustive]
+pub struct Limits {
     /// Bytes of schema text (64 KiB: a large hand-written schema is a few KiB).
     pub max_schema_bytes: usize,
     /// JSON nesting of the schema document, `const`/`enum`/`default` values included.
@@ -104,10 +24,11 @@ pub(crate) struct Limits {
     /// already stops parsing at 128; the budget is computed for this depth.
     pub max_instance_depth: usize,
     /// `K`: the cost of the evaluations at any one value of the instance, worst case:
-    /// evaluations weighted by the size of the schema object evaluated (module docs).
+    /// evaluations weighted by the size of the schema object evaluated (see *The
+    /// budget* in the crate docs).
     pub max_cost_per_value: u64,
     /// The cost of one check: `K` at each depth times the size of the values there
-    /// (module docs). Checked before validating, from the value's shape.
+    /// (*The budget*). Checked before validating, from the value's shape.
     pub max_check_cost: u64,
     /// Schema evaluations nested inside each other (the validator's recursion).
     pub max_evaluation_nesting: u64,
@@ -119,7 +40,7 @@ pub(crate) struct Limits {
 }
 
 /// The bounds Morph applies to every declared schema and checked value.
-pub(crate) const LIMITS: Limits = Limits {
+pub const LIMITS: Limits = Limits {
     max_schema_bytes: 64 * 1024,
     max_schema_depth: 32,
     max_subschemas: 512,
@@ -130,6 +51,13 @@ pub(crate) const LIMITS: Limits = Limits {
     max_unfolded_units: 1 << 16,
     max_regex_bytes: 256 * 1024,
 };
+
+impl Default for Limits {
+    /// [`LIMITS`].
+    fn default() -> Self {
+        LIMITS
+    }
+}
 
 /// The draft the dialect is a subset of; the only `$schema` accepted.
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
@@ -149,237 +77,12 @@ const EXPLAIN_WEIGHT: u64 = 128;
 /// How many violations [`Schema::check`] reports.
 const MAX_VIOLATIONS: usize = 3;
 
-/// Why a schema was refused. `path` in [`SchemaError`] says where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub(crate) enum SchemaErrorKind {
-    /// The text is not JSON.
-    NotJson {
-        /// serde_json's message.
-        message: String,
-    },
-    /// A size bound of [`Limits`] was exceeded.
-    TooLarge {
-        /// What was counted: "bytes", "levels of nesting", "subschemas".
-        what: &'static str,
-        /// The bound.
-        limit: usize,
-        /// What the schema has (at least).
-        used: usize,
-    },
-    /// A keyword outside the Morph dialect.
-    UnsupportedKeyword {
-        /// The keyword.
-        keyword: String,
-        /// What to use instead.
-        hint: &'static str,
-    },
-    /// A dialect keyword with a value of the wrong shape.
-    BadValue {
-        /// The keyword.
-        keyword: String,
-        /// What it takes.
-        expected: &'static str,
-    },
-    /// A `$ref` other than `#` or `#/$defs/NAME` naming an existing entry.
-    BadReference {
-        /// The reference as written.
-        reference: String,
-        /// Why it is refused.
-        why: &'static str,
-    },
-    /// A `$ref` that recurses: its target applies it again, directly or not.
-    Recursive {
-        /// The reference on the loop.
-        reference: String,
-    },
-    /// `$ref`s that loop without descending into the value.
-    ReferenceLoop {
-        /// The reference that closes the loop.
-        reference: String,
-    },
-    /// A `pattern` the linear-time regex engine does not accept.
-    BadPattern {
-        /// The pattern.
-        pattern: String,
-        /// The regex crate's reason.
-        why: String,
-    },
-    /// The worst-case validation cost exceeds the budget.
-    TooCostly {
-        /// Which budget.
-        budget: Budget,
-        /// The bound.
-        limit: u64,
-        /// The schema's worst case (saturating).
-        cost: u64,
-        /// The instance depth at which the bound is first exceeded.
-        depth: usize,
-    },
-    /// The dialect check passed but `jsonschema` refused the schema.
-    Rejected {
-        /// `jsonschema`'s message, shortened.
-        message: String,
-    },
-    /// `jsonschema` panicked while compiling.
-    Panicked {
-        /// The panic message, shortened.
-        message: String,
-    },
-}
-
-/// A refused schema: where (a JSON pointer into the schema, `#/properties/a`) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SchemaError {
-    /// JSON pointer to the offending keyword, as a URI fragment (`#` is the root).
-    pub path: String,
-    /// What is wrong.
-    pub kind: SchemaErrorKind,
-}
-
-impl fmt::Display for SchemaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = &self.path;
-        match &self.kind {
-            SchemaErrorKind::NotJson { message } => write!(f, "is not JSON: {message}"),
-            SchemaErrorKind::TooLarge { what, limit, used } => write!(
-                f,
-                "is too large: {used} {what}, more than the {limit} Morph accepts (at {at})"
-            ),
-            SchemaErrorKind::UnsupportedKeyword { keyword, hint } => write!(
-                f,
-                "uses `{keyword}` at {at}, which is not in the Morph schema dialect; {hint}"
-            ),
-            SchemaErrorKind::BadValue { keyword, expected } => {
-                write!(f, "has a bad `{keyword}` at {at}: it takes {expected}")
-            }
-            SchemaErrorKind::BadReference { reference, why } => write!(
-                f,
-                "has `$ref: {reference:?}` at {at}, which Morph refuses: {why}; \
-                 refer to `#` or `#/$defs/NAME` in the same schema"
-            ),
-            SchemaErrorKind::Recursive { reference } => write!(
-                f,
-                "has `$ref: {reference:?}` at {at}, which recurses; Morph schemas may not \
-                 recurse: describe nested data to a fixed depth, or leave the recursive \
-                 part open (`{{}}`), Morph bounds the depth of values anyway"
-            ),
-            SchemaErrorKind::ReferenceLoop { reference } => write!(
-                f,
-                "has `$ref: {reference:?}` at {at}, which loops back to itself without \
-                 descending into the value (validation would never end)"
-            ),
-            SchemaErrorKind::BadPattern { pattern, why } => write!(
-                f,
-                "has pattern {pattern:?} at {at}, which Morph refuses: patterns must be \
-                 matchable in linear time (no look-around, no backreferences): {why}"
-            ),
-            SchemaErrorKind::TooCostly {
-                budget,
-                limit,
-                cost,
-                depth,
-            } => {
-                let cost = if *cost == u64::MAX {
-                    "more than 2^64".to_owned()
-                } else {
-                    cost.to_string()
-                };
-                let (what, hint) = match budget {
-                    Budget::Cost => (
-                        "units of validation work per value",
-                        "`anyOf`/`oneOf` branches multiply the work of what they hold, and \
-                         nesting them multiplies it again at every level: tell branches \
-                         apart early (by `type` or `const`) and share less below them",
-                    ),
-                    Budget::Nesting => (
-                        "nested schema evaluations",
-                        "shorten chains of `$ref`/`allOf`/`anyOf` that stay on one level of \
-                         the value",
-                    ),
-                };
-                write!(
-                    f,
-                    "could need {cost} {what} on a value {depth} levels deep, more than the \
-                     {limit} Morph allows; {hint}"
-                )
-            }
-            SchemaErrorKind::Rejected { message } => {
-                write!(f, "is not a valid JSON Schema (at {at}): {message}")
-            }
-            SchemaErrorKind::Panicked { message } => {
-                write!(f, "made the schema compiler fail (at {at}): {message}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SchemaError {}
-
-/// The two budgets of the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Budget {
-    /// [`Limits::max_cost_per_value`].
-    Cost,
-    /// [`Limits::max_evaluation_nesting`].
-    Nesting,
-}
-
-/// Why a value failed [`Schema::check`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub(crate) enum Violation {
-    /// The value does not match: the first few mismatches, as one line.
-    Mismatch {
-        /// `at /a: 1 is not of type "string"; ...`
-        summary: String,
-    },
-    /// The value nests deeper than [`Limits::max_instance_depth`]; it was not checked.
-    TooDeep {
-        /// The bound.
-        limit: usize,
-    },
-    /// Checking the value could cost more than [`Limits::max_check_cost`]; it was not
-    /// checked.
-    TooCostly {
-        /// The bound.
-        limit: u64,
-        /// The worst case for this value under this schema (saturating).
-        cost: u64,
-    },
-    /// `jsonschema` panicked; the value was not checked.
-    Panicked {
-        /// The panic message, shortened.
-        message: String,
-    },
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Violation::Mismatch { summary } => f.write_str(summary),
-            Violation::TooDeep { limit } => write!(
-                f,
-                "the value has parts nested more than {limit} levels below its top, \
-                 more than Morph checks"
-            ),
-            Violation::TooCostly { limit, cost } => write!(
-                f,
-                "checking this value could cost {cost} units of work under this schema, \
-                 more than the {limit} Morph allows: the value is too large for the schema"
-            ),
-            Violation::Panicked { message } => {
-                write!(f, "the schema validator failed: {message}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for Violation {}
-
-/// A schema in the Morph dialect, compiled. `Send + Sync`; cloning shares it.
+/// A schema in the Morph dialect, compiled: [`Schema::compile`] once (milliseconds at
+/// most: the dialect walk, the cost model and `jsonschema`'s compilation), then
+/// [`Schema::check`] or [`Schema::check_text`] any number of times, from any thread.
+/// `Send + Sync`; cloning shares the compiled form (an `Arc`).
 #[derive(Clone)]
-pub(crate) struct Schema {
+pub struct Schema {
     validator: Arc<jsonschema::Validator>,
     /// The weighted worst case at each depth `0..=max_instance_depth`.
     cost_per_depth: Arc<[Cost]>,
@@ -390,15 +93,6 @@ pub(crate) struct Schema {
     accepts_all: Option<usize>,
 }
 
-/// Why JSON text failed [`Schema::check_text`].
-#[derive(Debug)]
-pub(crate) enum TextViolation {
-    /// The text is not JSON.
-    NotJson(serde_json::Error),
-    /// The value does not match.
-    Violation(Violation),
-}
-
 impl fmt::Debug for Schema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Schema").finish_non_exhaustive()
@@ -406,23 +100,25 @@ impl fmt::Debug for Schema {
 }
 
 impl Schema {
-    /// Parses and compiles `text` under [`LIMITS`].
+    /// Parses and compiles `text` (a JSON Schema in the Morph dialect) under [`LIMITS`].
     ///
     /// # Errors
-    /// See [`Schema::compile_with`].
-    pub(crate) fn compile(text: &str) -> Result<Schema, SchemaError> {
+    /// A [`SchemaError`] saying where and why; see [`Schema::compile_with`].
+    pub fn compile(text: &str) -> Result<Schema, SchemaError> {
         Self::compile_with(text, &LIMITS)
     }
 
-    /// Parses and compiles `text` under `limits`.
+    /// Parses and compiles `text` under `limits`. Values are then checked against the
+    /// same limits (their depth and the cost budget).
     ///
     /// # Errors
-    /// In this order: `TooLarge` (bytes), `NotJson`, `TooLarge` (nesting), then the
-    /// dialect walk (`UnsupportedKeyword`, `BadValue`, `BadReference`, `BadPattern`,
-    /// `TooLarge` for subschemas, in document order), `ReferenceLoop`, `Recursive`,
-    /// `TooCostly`, `TooLarge` (unfolded size), and last `Rejected` or `Panicked` from
-    /// `jsonschema` itself.
-    pub(crate) fn compile_with(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
+    /// A [`SchemaError`] whose [`SchemaErrorKind`] is, in this order of checks:
+    /// `TooLarge` (bytes), `NotJson`, `TooLarge` (nesting), then the dialect walk
+    /// (`UnsupportedKeyword`, `BadValue`, `BadReference`, `BadPattern`, `TooLarge` for
+    /// subschemas, in document order), `ReferenceLoop`, `Recursive`, `TooCostly`,
+    /// `TooLarge` (unfolded size), and last `Rejected` or `Panicked` from `jsonschema`
+    /// itself.
+    pub fn compile_with(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
         let root_error = |kind| SchemaError {
             path: "#".to_owned(),
             kind,
@@ -497,8 +193,9 @@ impl Schema {
     /// only has its syntax checked, without building the value; the outcome is the same.
     ///
     /// # Errors
-    /// `NotJson` with serde_json's error, or the [`Violation`].
-    pub(crate) fn check_text(&self, text: &str) -> Result<(), TextViolation> {
+    /// [`TextViolation::NotJson`] with serde_json's error, or
+    /// [`TextViolation::Violation`] with what [`Schema::check`] found.
+    pub fn check_text(&self, text: &str) -> Result<(), TextViolation> {
         let max_depth = self.cost_per_depth.len().saturating_sub(1);
         if let Some(max_bytes) = self.accepts_all
             && text.len() <= max_bytes
@@ -515,11 +212,11 @@ impl Schema {
     /// Checks `value` against the schema.
     ///
     /// # Errors
-    /// First, from the value's shape and without recursion: `TooDeep` if it nests deeper
-    /// than the bound the schema was compiled for, `TooCostly` if the check could cost
-    /// more than the budget. Then `Mismatch` with the first few violations, or
-    /// `Panicked` if `jsonschema` panicked.
-    pub(crate) fn check(&self, value: &Value) -> Result<(), Violation> {
+    /// A [`Violation`]. First, from the value's shape and without recursion: `TooDeep`
+    /// if it nests deeper than the bound the schema was compiled for, `TooCostly` if the
+    /// check could cost more than the budget. Then `Mismatch` with the first few
+    /// violations, or `Panicked` if `jsonschema` panicked.
+    pub fn check(&self, value: &Value) -> Result<(), Violation> {
         let max_depth = self.cost_per_depth.len().saturating_sub(1);
         let sizes =
             sizes_per_depth(value, max_depth).ok_or(Violation::TooDeep { limit: max_depth })?;
@@ -605,9 +302,6 @@ fn json_depth(value: &Value, stop: usize) -> usize {
     deepest
 }
 
-/// The size of `value` at each depth (index 0 is the value itself), or `None` if it
-/// nests deeper than `max_depth`. Counted without recursion. A value counts 1, plus 1
-/// per [`BYTES_PER_UNIT`] of its string or of its keys (patterns and lengths scan them).
 /// How deep serde_json nests when it builds a value (its recursion limit).
 const SERDE_JSON_MAX_NESTING: usize = 128;
 
@@ -639,6 +333,9 @@ fn nesting(text: &str) -> usize {
     max
 }
 
+/// The size of `value` at each depth (index 0 is the value itself), or `None` if it
+/// nests deeper than `max_depth`. Counted without recursion. A value counts 1, plus 1
+/// per [`BYTES_PER_UNIT`] of its string or of its keys (patterns and lengths scan them).
 fn sizes_per_depth(value: &Value, max_depth: usize) -> Option<Vec<u64>> {
     let units = |bytes: usize| u64::try_from(bytes / BYTES_PER_UNIT).unwrap_or(u64::MAX);
     let mut sizes: Vec<u64> = Vec::new();
@@ -670,12 +367,31 @@ fn sizes_per_depth(value: &Value, max_depth: usize) -> Option<Vec<u64>> {
     Some(sizes)
 }
 
-/// `message` cut to [`MAX_MESSAGE_CHARS`] characters.
-fn shorten(message: &str) -> String {
-    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((end, _)) => format!("{}...", &message[..end]),
-        None => message.to_owned(),
+/// `text` cut to [`MAX_MESSAGE_CHARS`] characters.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
     }
+}
+
+/// `message` cut to [`MAX_MESSAGE_CHARS`] characters, with control characters escaped:
+/// `jsonschema`'s messages quote the value and the schema, which come from the guest,
+/// and may reach a log or a terminal.
+fn shorten(message: &str) -> String {
+    let cut = cut(message);
+    if !cut.contains(char::is_control) {
+        return cut;
+    }
+    let mut out = String::with_capacity(cut.len());
+    for c in cut.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The message of a caught panic.
@@ -914,7 +630,7 @@ impl Graph {
         })
     }
 
-    /// Checks the budget of the module docs against `limits`.
+    /// Checks the budget (crate docs, *The budget*) against `limits`.
     ///
     /// Returns the weighted costs at each depth.
     fn check_budget(&self, limits: &Limits) -> Result<Vec<Cost>, SchemaError> {
@@ -946,7 +662,7 @@ impl Graph {
     }
 
     /// For each depth `d` in `0..=max_depth`: the most evaluations (`v` and `e` of the
-    /// module docs) at one value `d` levels below the root of a checked value, each
+    /// crate docs) at one value `d` levels below the root of a checked value, each
     /// counted as its node's weight if `weighted` (else 1), and the most evaluations
     /// nested inside each other on the way to it. Saturating.
     ///
@@ -1441,7 +1157,8 @@ impl Walk<'_> {
             .map_err(|e| SchemaError {
                 path: fragment(at),
                 kind: SchemaErrorKind::BadPattern {
-                    pattern: shorten(pattern),
+                    // Shown with `{:?}`, which escapes it.
+                    pattern: cut(pattern),
                     why: shorten(&e.to_string()),
                 },
             })
@@ -2308,6 +2025,62 @@ mod tests {
     fn schema_is_send_sync_and_cheap_to_clone() {
         fn assert_send_sync<T: Send + Sync + Clone>() {}
         assert_send_sync::<Schema>();
+    }
+
+    // From morph-capabilities' copy (event payloads, configuration), where the gate
+    // used to be repeated in part: the same checks, now typed.
+    #[test]
+    fn checks_values_and_names_the_violation() {
+        let schema = compile(
+            &json!({"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}),
+        )
+        .unwrap();
+        assert_eq!(schema.check(&json!({"n": 1})), Ok(()));
+        let e = schema.check(&json!({"n": "x"})).unwrap_err();
+        assert!(matches!(e, Violation::Mismatch { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("/n") && e.to_string().contains("integer"),
+            "{e}"
+        );
+        let e = schema.check(&json!({})).unwrap_err();
+        assert_eq!(e.to_string(), "\"n\" is a required property");
+    }
+
+    #[test]
+    fn bounds_hold_whatever_the_schema() {
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        let e = Schema::compile(&deep).unwrap_err();
+        assert_eq!(
+            e.kind,
+            SchemaErrorKind::TooLarge {
+                what: "levels of nesting",
+                limit: 32,
+                used: 33
+            }
+        );
+        let e = refused(&json!({"$ref": "https://example.com/schema.json"}));
+        assert!(
+            matches!(e.kind, SchemaErrorKind::BadReference { .. }),
+            "{e:?}"
+        );
+        let schema = Schema::compile("true").unwrap();
+        assert_eq!(
+            schema.check(&nested(70, "1")),
+            Err(Violation::TooDeep { limit: 64 })
+        );
+    }
+
+    // A violation quotes the value and the schema, which come from the guest: control
+    // characters in them are escaped before they reach a log, an audit record or a
+    // terminal.
+    #[test]
+    fn control_characters_in_messages_are_escaped() {
+        let schema = compile(&json!({"properties": {"a\u{1b}[2Jb": {"type": "integer"}}})).unwrap();
+        let e = schema.check(&json!({"a\u{1b}[2Jb": "x"})).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains(char::is_control), "{text:?}");
+        assert!(text.contains("a\\u{1b}[2Jb"), "{text}");
+        assert_eq!(shorten("a\nb\u{7}"), "a\\nb\\u{7}");
     }
 
     #[test]
