@@ -254,7 +254,7 @@ fn bad_actions_and_inputs_fail_cleanly() {
             (
                 &["run", h, "launch-rockets"],
                 10,
-                "unknown action `launch-rockets`; available actions: greet, count-words, echo",
+                "unknown action `launch-rockets`; available actions: greet, count-words, echo, sha256, kv-reads",
             ),
             (
                 &["run", h, "greet", "--input", "{not json"],
