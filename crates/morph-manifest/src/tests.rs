@@ -116,7 +116,7 @@ fn the_hello_sample_parses_and_matches_its_describe() {
     assert_eq!(m.id, "hello");
     assert_eq!(
         texts(m.requested().iter().cloned()),
-        ["events:greeted", "kv-read"]
+        ["kv-read", "events:greeted"]
     );
     // What extensions/hello/src/lib.rs's describe() returns.
     let described = Described {
