@@ -19,6 +19,9 @@
 //!   iteration. [`Options::quick`] takes one iteration of reduced work instead: for tests,
 //!   which check the report's shape, never its timings.
 //!
+//! [`Calls`] offers the per-call rows one call at a time, for a harness with its own
+//! loop (`benches/pairs.rs`, criterion).
+//!
 //! A run takes the machine for itself for a while (tens of seconds for every backend in
 //! a release build); the numbers of a shared machine are noisy, read the ratios.
 #![deny(missing_docs)]
@@ -247,6 +250,181 @@ impl Work {
     }
 }
 
+impl Work {
+    /// The rows of calls on a live instance: id, action, input, what is measured.
+    fn calls(&self) -> [(&'static str, &'static str, &str, String); 4] {
+        [
+            (
+                "echo",
+                "echo",
+                &self.echo,
+                format!("`echo` of {} B", self.echo.len()),
+            ),
+            (
+                "count-words",
+                "count-words",
+                &self.words,
+                format!("`count-words` of {} B", self.words.len()),
+            ),
+            (
+                "sha256",
+                "sha256",
+                &self.hash,
+                format!(
+                    "`sha256` of {} KiB; native: the same Rust",
+                    self.hash_bytes >> 10
+                ),
+            ),
+            (
+                "kv-get",
+                "kv-reads",
+                &self.kv,
+                format!(
+                    "{} `kv.get` calls in one `execute` (answered at once: no such key)",
+                    self.reads
+                ),
+            ),
+        ]
+    }
+}
+
+/// The SHA-256 of `len` bytes of the `sha256` action's pattern, in native Rust: the
+/// action's own source (`extensions/hello/src/sha256.rs`), compiled for the host.
+pub fn native_sha256(len: usize) -> [u8; 32] {
+    sha256::sha256(&sha256::pattern(len))
+}
+
+/// The host `morph bench` measures with: `backend`, default limits, `kv-read` granted
+/// and `kv.get` answered at once ("no such key").
+fn bench_host(backend: Backend) -> Result<Host, Error> {
+    let grants = Grants::parse(["kv-read"])
+        .map_err(|e| Error::Setup(format!("the `kv-read` grant: {e}")))?;
+    Host::builder()
+        .backend(backend)
+        .handler(Arc::new(Blocking(KvMiss)))
+        .policy(Arc::new(grants))
+        .build()
+        .map_err(|source| Error::Morph {
+            backend,
+            row: "setup",
+            source,
+        })
+}
+
+/// The rows of calls on a live instance (`echo`, `count-words`, `sha256`, `kv-get`) on
+/// one backend, one call at a time, for a harness with its own loop (the criterion
+/// benches): a live Morph instance and a live raw instance of the same module, and the
+/// full-size work of [`run`].
+pub struct Calls {
+    backend: Backend,
+    ext: Extension,
+    raw: Box<dyn raw::RawInstance>,
+    work: Work,
+}
+
+impl std::fmt::Debug for Calls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Calls")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Calls {
+    /// The row ids, in order.
+    pub const ROWS: [&'static str; 4] = ["echo", "count-words", "sha256", "kv-get"];
+
+    /// Prepares `wasm` on `backend` both ways and makes one instance of each.
+    ///
+    /// # Errors
+    /// Morph or the raw engine refused the module, or this build lacks the backend.
+    pub fn new(backend: Backend, wasm: &[u8]) -> Result<Calls, Error> {
+        let morph_err = |source| Error::Morph {
+            backend,
+            row: "setup",
+            source,
+        };
+        let raw_err = |message| Error::Raw {
+            backend,
+            row: "setup",
+            message,
+        };
+        let host = bench_host(backend)?;
+        let prepared = host.prepare_blocking("bench", wasm).map_err(morph_err)?;
+        let ext = Extension::from_prepared(&prepared).map_err(morph_err)?;
+        let engine = raw::engine(backend)
+            .map_err(raw_err)?
+            .ok_or_else(|| raw_err("this build has no raw engine for the backend".to_owned()))?;
+        let input = engine.input(wasm).map_err(raw_err)?;
+        let raw = engine
+            .compile(&input)
+            .and_then(|m| m.instantiate())
+            .map_err(raw_err)?;
+        Ok(Calls {
+            backend,
+            ext,
+            raw,
+            work: Work::new(false),
+        })
+    }
+
+    fn find(&self, row: &str) -> Option<(&'static str, &'static str, String)> {
+        self.work
+            .calls()
+            .into_iter()
+            .find(|c| c.0 == row)
+            .map(|(row, action, input, _)| (row, action, input.to_owned()))
+    }
+
+    /// One call of `row` through Morph.
+    ///
+    /// # Errors
+    /// Morph's error; `Setup` for a row that is not one of [`Calls::ROWS`].
+    pub fn morph(&mut self, row: &str) -> Result<(), Error> {
+        let (row, action, input) = self
+            .find(row)
+            .ok_or_else(|| Error::Setup(format!("no row `{row}`")))?;
+        let backend = self.backend;
+        self.ext
+            .run(action, &input)
+            .map(drop)
+            .map_err(|source| Error::Morph {
+                backend,
+                row,
+                source,
+            })
+    }
+
+    /// One call of `row` through the raw engine.
+    ///
+    /// # Errors
+    /// The engine's error; `Setup` for a row that is not one of [`Calls::ROWS`].
+    pub fn raw(&mut self, row: &str) -> Result<(), Error> {
+        let (row, action, input) = self
+            .find(row)
+            .ok_or_else(|| Error::Setup(format!("no row `{row}`")))?;
+        let backend = self.backend;
+        self.raw
+            .execute(action, &input)
+            .map(drop)
+            .map_err(|message| Error::Raw {
+                backend,
+                row,
+                message,
+            })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The bytes the `sha256` row hashes.
+    pub fn sha256_bytes(&self) -> usize {
+        self.work.hash_bytes
+    }
+}
+
 /// `head`, then `fill` repeated, then `"}`: exactly `total` bytes of JSON.
 fn padded(head: &str, fill: &str, total: usize) -> String {
     let mut s = String::from(head);
@@ -377,15 +555,7 @@ impl Bench<'_> {
         };
         let limits = Limits::default();
         let runtime = b.runtime().map_err(self.morph_err("setup"))?;
-        let grants = Grants::parse(["kv-read"])
-            .map_err(|e| Error::Setup(format!("the `kv-read` grant: {e}")))?;
-        let host = Host::builder()
-            .backend(b)
-            .limits(limits.clone())
-            .handler(Arc::new(Blocking(KvMiss)))
-            .policy(Arc::new(grants))
-            .build()
-            .map_err(self.morph_err("setup"))?;
+        let host = bench_host(b)?;
         let prepared = host
             .prepare_blocking("bench", self.wasm)
             .map_err(self.morph_err("setup"))?;
@@ -504,34 +674,7 @@ impl Bench<'_> {
 
         // Calls on a live instance.
         let mut ext = Extension::from_prepared(&prepared).map_err(self.morph_err("setup"))?;
-        let calls: [(&'static str, &'static str, &str, String); 4] = [
-            ("echo", "echo", echo, format!("`echo` of {} B", echo.len())),
-            (
-                "count-words",
-                "count-words",
-                &self.work.words,
-                format!("`count-words` of {} B", self.work.words.len()),
-            ),
-            (
-                "sha256",
-                "sha256",
-                &self.work.hash,
-                format!(
-                    "`sha256` of {} KiB; native: the same Rust",
-                    self.work.hash_bytes >> 10
-                ),
-            ),
-            (
-                "kv-get",
-                "kv-reads",
-                &self.work.kv,
-                format!(
-                    "{} `kv.get` calls in one `execute` (answered at once: no such key)",
-                    self.work.reads
-                ),
-            ),
-        ];
-        for (row, action, input, work) in calls {
+        for (row, action, input, work) in self.work.calls() {
             if !prepared.info().actions.iter().any(|a| a.name == action) {
                 self.push(
                     row,
@@ -554,7 +697,7 @@ impl Bench<'_> {
                 let n = self.work.hash_bytes;
                 let native = plan
                     .time(|| {
-                        black_box(sha256::sha256(&sha256::pattern(black_box(n))));
+                        black_box(native_sha256(black_box(n)));
                         Ok::<(), std::convert::Infallible>(())
                     })
                     .unwrap_or_else(|e| match e {});

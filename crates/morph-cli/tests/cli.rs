@@ -831,7 +831,10 @@ fn bench_reports_every_row_with_its_raw_pairing() {
                 assert!(figure(key).is_some_and(|v| v > 0.0), "{key} of {row}");
             }
             let ratio = figure("morph").unwrap() / figure("raw").unwrap();
-            assert!((figure("ratio").unwrap() - ratio).abs() < 1e-6 * ratio, "{row}");
+            assert!(
+                (figure("ratio").unwrap() - ratio).abs() < 1e-6 * ratio,
+                "{row}"
+            );
         }
         assert_eq!(figure("native").is_some(), id == "sha256", "{row}");
     }
@@ -842,15 +845,35 @@ fn bench_reports_every_row_with_its_raw_pairing() {
 #[test]
 fn bench_prints_a_table_and_checks_its_backend() {
     let hello = hello();
-    let out = morph(&["bench", hello.to_str().unwrap(), "--backend", "wasmi", "--quick"]);
+    let out = morph(&[
+        "bench",
+        hello.to_str().unwrap(),
+        "--backend",
+        "wasmi",
+        "--quick",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("backend"), "{stdout}");
     assert_eq!(lines.len(), 14, "{stdout}");
-    assert!(lines.iter().any(|l| l.starts_with("wasmi") && l.contains("sha256")), "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("wasmi") && l.contains("sha256")),
+        "{stdout}"
+    );
 
     let started = Instant::now();
     let out = morph(&["bench", hello.to_str().unwrap(), "--backend", "v8"]);
-    assert_fails(&out, 2, "no backend `v8`; `--backend` takes `all` or one of: wasmtime, wasmtime-core", started);
+    assert_fails(
+        &out,
+        2,
+        "no backend `v8`; `--backend` takes `all` or one of: wasmtime, wasmtime-core",
+        started,
+    );
 }
