@@ -483,17 +483,23 @@ fn nanos(t: Timed) -> f64 {
     t.per_iter.as_nanos() as f64
 }
 
-/// Runs `f` on a runtime of this crate's, with the thread marked as waiting for it
-/// (so that the blocking paths of the backends are taken, as morph-host's blocking API
-/// takes them).
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T, Error> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Setup(format!("a tokio runtime: {e}")))?;
-    Ok(morph_runtime::protocol::waiting_synchronously(|| {
-        rt.block_on(f)
-    }))
+/// A current-thread runtime to drive `Runtime`-level futures with, the thread marked as
+/// waiting for them (so that the backends take their blocking paths, as morph-host's
+/// blocking API makes them).
+struct Driver(tokio::runtime::Runtime);
+
+impl Driver {
+    fn new() -> Result<Driver, Error> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(Driver)
+            .map_err(|e| Error::Setup(format!("a tokio runtime: {e}")))
+    }
+
+    fn block_on<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        morph_runtime::protocol::waiting_synchronously(|| self.0.block_on(f))
+    }
 }
 
 impl Bench<'_> {
@@ -651,13 +657,13 @@ impl Bench<'_> {
             .compile(self.wasm, &limits)
             .map_err(self.morph_err("describe"))?;
         let config = morph_runtime::InstanceConfig::new("bench", limits.clone()).synchronous(true);
-        let mut instance = block_on(runtime.instantiate(&*compiled, config))?
+        let driver = Driver::new()?;
+        let mut instance = driver
+            .block_on(runtime.instantiate(&*compiled, config))
             .map_err(self.morph_err("describe"))?;
-        let m = plan.time(|| {
-            block_on(instance.describe())?
-                .map(drop)
-                .map_err(self.morph_err("describe"))
-        })?;
+        let m = plan
+            .time(|| driver.block_on(instance.describe()).map(drop))
+            .map_err(self.morph_err("describe"))?;
         let mut raw_instance = module.instantiate().map_err(self.raw_err("describe"))?;
         let r = plan
             .time(|| raw_instance.describe().map(drop))
