@@ -2,7 +2,7 @@
 //! the command line.
 //!
 //! The codemap:
-//! - `commands/`: one file per command (`describe`, `run`, `backends`; `keygen`, `pack`,
+//! - `commands/`: one file per command (`describe`, `run`, `backends`, `bench`; `keygen`, `pack`,
 //!   `sign`, `verify`, `trust`, `push`, `pull`), each an `Args` struct and an `execute`
 //!   function; `commands/mod.rs` lists them.
 //! - `load.rs`: reading a module and preparing it with `--backend` (`backend.rs`) and

@@ -254,7 +254,7 @@ fn bad_actions_and_inputs_fail_cleanly() {
             (
                 &["run", h, "launch-rockets"],
                 10,
-                "unknown action `launch-rockets`; available actions: greet, count-words, echo",
+                "unknown action `launch-rockets`; available actions: greet, count-words, echo, sha256, kv-reads",
             ),
             (
                 &["run", h, "greet", "--input", "{not json"],
@@ -799,5 +799,114 @@ fn backends_lists_all_five() {
             "wasmer-singlepass",
             "wasmi"
         ]
+    );
+}
+
+/// `morph bench --json --quick`: every row, each Morph figure paired with the raw
+/// engine's and a ratio (memory rows may instead say why not: a few items may not move
+/// the resident set). Shape and sanity only: timings on a shared machine prove nothing.
+#[test]
+fn bench_reports_every_row_with_its_raw_pairing() {
+    let hello = hello();
+    let out = morph(&[
+        "bench",
+        hello.to_str().unwrap(),
+        "--backend",
+        "wasmtime-core",
+        "--json",
+        "--quick",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["schema"], "morph-bench/1");
+    assert_eq!(report["quick"], true);
+    let rows = report["rows"].as_array().expect("rows");
+    let ids: Vec<&str> = rows.iter().map(|r| r["row"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "compile",
+            "cache-load",
+            "instantiate",
+            "first-call",
+            "describe",
+            "echo",
+            "count-words",
+            "sha256",
+            "kv-get",
+            "throughput-1",
+            "throughput-2",
+            "memory-prepared",
+            "memory-instance",
+        ]
+    );
+    for row in rows {
+        let id = row["row"].as_str().unwrap();
+        assert_eq!(row["backend"], "wasmtime-core", "{row}");
+        assert!(!row["work"].as_str().unwrap().is_empty(), "{row}");
+        let unit = row["unit"].as_str().unwrap();
+        let expected_unit = match id {
+            "throughput-1" | "throughput-2" => "calls/s",
+            "memory-prepared" | "memory-instance" => "bytes",
+            _ => "ns",
+        };
+        assert_eq!(unit, expected_unit, "{row}");
+        let figure = |key: &str| row[key].as_f64();
+        if id.starts_with("memory-") {
+            assert!(figure("morph").is_some_and(|m| m >= 0.0), "{row}");
+            assert!(figure("raw").is_some_and(|r| r >= 0.0), "{row}");
+            if figure("ratio").is_none() {
+                assert!(row["note"].as_str().is_some_and(|n| !n.is_empty()), "{row}");
+            }
+        } else {
+            for key in ["morph", "raw", "ratio"] {
+                assert!(figure(key).is_some_and(|v| v > 0.0), "{key} of {row}");
+            }
+            let ratio = figure("morph").unwrap() / figure("raw").unwrap();
+            assert!(
+                (figure("ratio").unwrap() - ratio).abs() < 1e-6 * ratio,
+                "{row}"
+            );
+        }
+        assert_eq!(figure("native").is_some(), id == "sha256", "{row}");
+    }
+}
+
+/// The table names every row once per backend, and `--backend` refuses a name that is
+/// no backend with the list of those that are.
+#[test]
+fn bench_prints_a_table_and_checks_its_backend() {
+    let hello = hello();
+    let out = morph(&[
+        "bench",
+        hello.to_str().unwrap(),
+        "--backend",
+        "wasmi",
+        "--quick",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("backend"), "{stdout}");
+    assert_eq!(lines.len(), 14, "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("wasmi") && l.contains("sha256")),
+        "{stdout}"
+    );
+
+    let started = Instant::now();
+    let out = morph(&["bench", hello.to_str().unwrap(), "--backend", "v8"]);
+    assert_fails(
+        &out,
+        2,
+        "no backend `v8`; `--backend` takes `all` or one of: wasmtime, wasmtime-core",
+        started,
     );
 }

@@ -114,16 +114,25 @@ fn the_hello_sample_parses_and_matches_its_describe() {
     let text = include_str!("../../../extensions/hello/morph.toml");
     let m = Manifest::parse(text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.id, "hello");
-    assert_eq!(texts(m.requested().iter().cloned()), ["events:greeted"]);
+    assert_eq!(
+        texts(m.requested().iter().cloned()),
+        ["kv-read", "events:greeted"]
+    );
     // What extensions/hello/src/lib.rs's describe() returns.
     let described = Described {
         id: "hello".into(),
         version: "0.1.0".into(),
         contract: "0.2.0".into(),
-        actions: ["greet", "count-words", "echo"]
-            .into_iter()
-            .map(|a| (a.to_owned(), SideEffect::None))
-            .collect(),
+        actions: [
+            ("greet", SideEffect::None),
+            ("count-words", SideEffect::None),
+            ("echo", SideEffect::None),
+            ("sha256", SideEffect::None),
+            ("kv-reads", SideEffect::Read),
+        ]
+        .into_iter()
+        .map(|(a, s)| (a.to_owned(), s))
+        .collect(),
         events: BTreeSet::from(["greeted".to_owned()]),
     };
     m.check_against(&described).unwrap();

@@ -9,6 +9,7 @@ use std::io::Write;
 
 mod audit;
 mod backends;
+mod bench;
 pub(crate) mod cache;
 mod describe;
 mod inspect;
@@ -38,6 +39,9 @@ pub enum Command {
     Backends(backends::BackendsArgs),
     /// Make a signing key pair: PREFIX.key (private, 0600) and PREFIX.pub.
     Keygen(keygen::KeygenArgs),
+    /// Measure every backend: compile, cache load, instantiate, calls, host calls,
+    /// throughput and memory, each next to the raw engine doing the same work.
+    Bench(bench::BenchArgs),
     /// Pack a manifest and a module into a package file (.morph).
     ///
     /// For a folder, the manifest is FOLDER/morph.toml (or `--manifest`) and the module
@@ -90,6 +94,7 @@ impl Command {
             Command::Describe(args) => describe::execute(&args, out),
             Command::Run(args) => run::execute(&args, out),
             Command::Backends(args) => backends::execute(&args, out),
+            Command::Bench(args) => bench::execute(&args, out),
             Command::Keygen(args) => keygen::execute(&args, out),
             Command::Pack(args) => pack::execute(&args, out),
             Command::Sign(args) => sign::execute(&args, out),
