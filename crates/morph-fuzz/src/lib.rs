@@ -14,6 +14,9 @@
 //! - [`driver`]: the seeded, bounded runs that stand in for a fuzzer on stable Rust.
 #![deny(missing_docs)]
 
+pub mod abi;
 pub mod differential;
 pub mod driver;
+pub mod manifest;
+pub mod signing;
 pub mod wrap;

@@ -358,10 +358,12 @@ pub fn describe_blob(base: u32, actions: &[String]) -> Vec<u8> {
     const ACTION: usize = 36;
     let strings_at = INFO + 4 + ACTION * actions.len();
     let mut strings: Vec<u8> = Vec::new();
+    // Offsets wrap: a base near the top of the address space makes pointers that are
+    // out of bounds, which is what the ABI fuzz target wants of it.
     let mut string = |s: &str| -> (u32, u32) {
-        let at = base as usize + strings_at + strings.len();
+        let at = base.wrapping_add((strings_at + strings.len()) as u32);
         strings.extend_from_slice(s.as_bytes());
-        (at as u32, s.len() as u32)
+        (at, s.len() as u32)
     };
     let id = string("fuzz");
     let version = string("0.1.0");
@@ -378,7 +380,7 @@ pub fn describe_blob(base: u32, actions: &[String]) -> Vec<u8> {
     put(&mut out, id); // name
     put(&mut out, version);
     put(&mut out, empty); // description
-    let actions_at = base + INFO as u32 + 4;
+    let actions_at = base.wrapping_add(INFO as u32 + 4);
     put(&mut out, (actions_at, actions.len() as u32));
     put(&mut out, (0, 0)); // events
     out.extend_from_slice(&[0; 12]); // config-schema: none

@@ -53,3 +53,47 @@ fn differential_backends() {
     eprintln!("differential: outcome classes {classes:?}");
     report.assert_clean("differential", "differential_backends");
 }
+
+#[test]
+fn abi_lifting_and_lowering() {
+    let mut classes = std::collections::BTreeMap::<String, u32>::new();
+    let report = driver::run_bounded(
+        "abi",
+        20_000,
+        |rng: &mut Rng| {
+            let len = rng.below(2048);
+            rng.bytes(len)
+        },
+        |data| {
+            let class = morph_fuzz::abi::outcome(data)?;
+            *classes
+                .entry(class.unwrap_or_else(|| "no case".into()))
+                .or_default() += 1;
+            Ok(())
+        },
+    );
+    eprintln!("abi: outcomes {classes:?}");
+    report.assert_clean("abi", "abi_lifting_and_lowering");
+}
+
+#[test]
+fn manifest_parsing() {
+    let report = driver::run_bounded(
+        "manifest",
+        20_000,
+        morph_fuzz::manifest::generate,
+        morph_fuzz::manifest::run,
+    );
+    report.assert_clean("manifest", "manifest_parsing");
+}
+
+#[test]
+fn signature_and_key_parsing() {
+    let report = driver::run_bounded(
+        "signing",
+        10_000,
+        morph_fuzz::signing::generate,
+        morph_fuzz::signing::run,
+    );
+    report.assert_clean("signing", "signature_and_key_parsing");
+}
