@@ -349,6 +349,14 @@ pub mod reasons {
     /// the core backends report `bad-guest-data`.
     pub const COMPONENT_LOWERING_AFTER_REFUSED_GROWTH: &str =
         "component lowering after a refused memory growth";
+    /// A memory growth that fails is recorded as a refusal by the memory limit, which
+    /// then explains the trap that follows, on some engines and not others: wasmtime asks
+    /// its limiter even past the memory's declared maximum; wasmi fails a growth past the
+    /// declared maximum before asking; wasmer sometimes fails it before its capped memory
+    /// sees it. The same step is then `limit-exceeded:memory` on some backends and the
+    /// trap on others.
+    pub const REFUSED_GROWTH_EXPLAINS_TRAP: &str =
+        "a failed growth explains the next trap on some backends";
 }
 
 /// The documented reason for a divergence, if every step that differs has one.
@@ -387,6 +395,13 @@ fn known_reason(results: &[(Backend, Vec<Step>)]) -> Option<&'static str> {
             }
         }) {
             reasons::COMPONENT_LOWERING_AFTER_REFUSED_GROWTH
+        } else if outcomes.iter().any(|o| kind(o) == "limit-exceeded:memory")
+            && outcomes.iter().any(|o| kind(o).starts_with("trap:"))
+            && outcomes
+                .iter()
+                .all(|o| kind(o) == "limit-exceeded:memory" || kind(o).starts_with("trap:"))
+        {
+            reasons::REFUSED_GROWTH_EXPLAINS_TRAP
         } else {
             return None;
         };

@@ -102,3 +102,15 @@ fn externref_is_refused_alike() {
         steps[0]
     );
 }
+
+/// An active element segment past its table's end: the other engines trap while
+/// instantiating; wasmi returned an instantiation error that became an `engine` error.
+#[test]
+fn an_element_segment_out_of_bounds_traps_everywhere() {
+    let steps = run(r#"(module
+        (memory 1)
+        (table 1 funcref)
+        (func $f)
+        (elem (i32.const 5) func $f))"#);
+    assert_eq!(steps[0], "prepare: trap:table-out-of-bounds");
+}
