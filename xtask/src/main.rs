@@ -108,6 +108,8 @@ fn ci() -> Result<()> {
     build_workspace()?;
     build::build_all()?;
     tools::ensure_registry_tools()?;
+    // Includes morph-fuzz's bounded fuzz runs (differential on every backend, ABI,
+    // manifest, signatures) at their fixed case counts: docs/fuzzing.md.
     run_cmd(cargo().args(["test", "--workspace"]), "cargo test")?;
     run_cmd(
         cargo()

@@ -22,17 +22,27 @@ fn contract_rank(version: &str) -> Option<usize> {
     SUPPORTED_CONTRACTS.iter().position(|v| *v == version)
 }
 
-/// The wasm features every backend supports, and so the only ones a module may use:
-/// WebAssembly 2.0 ([`WasmFeatures::WASM2`]), which is what Rust 1.95 enables by default
-/// for wasm32-unknown-unknown (bulk memory, sign extension, non-trapping float-to-int,
-/// mutable globals, reference types with `externref`, multi-value) plus SIMD. Threads,
-/// memory64, exceptions, GC, tail calls and the like are refused, so that a module never
-/// runs on one backend and not another.
+/// The wasm features Morph's rewrites handle: WebAssembly 2.0
+/// ([`WasmFeatures::WASM2`]), which is what Rust 1.95 enables by default for
+/// wasm32-unknown-unknown (bulk memory, sign extension, non-trapping float-to-int,
+/// mutable globals, reference types, multi-value) plus SIMD. Threads, memory64,
+/// exceptions, GC, tail calls and the like are refused, so that a module never runs on
+/// one backend and not another.
 ///
-/// (wasmparser gates `externref` behind its `GC_TYPES` flag as well as
-/// `REFERENCE_TYPES`; `WASM2` includes both.)
+/// A module may use these less `externref` ([`extension_features`]): wasmparser gates
+/// `externref` behind its `GC_TYPES` flag as well as `REFERENCE_TYPES`, and `WASM2`
+/// includes both, so the rewrites (and the spec testsuite that checks them) handle it.
 pub fn wasm_features() -> WasmFeatures {
     WasmFeatures::WASM2
+}
+
+/// The wasm features an extension may use, what [`validate`] checks: [`wasm_features`]
+/// without `GC_TYPES`, so without `externref` (`funcref` stays). wasmtime built
+/// without its `gc` Cargo feature, as Morph builds it, refuses every `externref` with
+/// an engine error while wasmer and wasmi run it; the differential fuzzer found the
+/// split (`docs/fuzzing.md`). Rust extensions never use `externref`.
+pub fn extension_features() -> WasmFeatures {
+    wasm_features().difference(WasmFeatures::GC_TYPES)
 }
 
 /// What compiling a module may cost, checked by [`validate`] so that every backend refuses
@@ -245,9 +255,17 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo> {
             "not a WebAssembly module (it does not start with the `\\0asm` magic bytes)",
         ));
     }
-    Validator::new_with_features(wasm_features())
+    Validator::new_with_features(extension_features())
         .validate_all(bytes)
-        .map_err(|e| Error::invalid_module(format!("the module does not validate: {e}")))?;
+        .map_err(|e| {
+            // wasmparser's words for `externref` (see `extension_features`).
+            let hint = if e.message().contains("requires gc") {
+                "; Morph refuses `externref` and GC types"
+            } else {
+                ""
+            };
+            Error::invalid_module(format!("the module does not validate: {e}{hint}"))
+        })?;
 
     let mut contract = None;
     let mut types: Vec<FuncType> = Vec::new();
@@ -567,15 +585,28 @@ mod tests {
     }
 
     #[test]
-    fn accepts_externref_and_the_rest_of_webassembly_2() {
+    fn accepts_the_rest_of_webassembly_2() {
         let m = module(&format!(
             r#"{EXPORTS}
-            (table 1 externref)
-            (func (param externref) (result externref) local.get 0)
+            (table 1 funcref)
+            (func (param funcref) (result funcref) local.get 0)
             (func (param v128) (result v128) local.get 0)
             (func (result i32 i32) i32.const 1 i32.const 2)"#
         ));
         validate(&m, &Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn refuses_externref_which_wasmtime_without_gc_refuses() {
+        for ty in [
+            "(table 1 externref)",
+            "(func (param externref))",
+            "(global (mut externref) (ref.null extern))",
+        ] {
+            let e = err(&module(&format!("{EXPORTS} {ty}")));
+            assert_eq!(e.class(), "invalid-module", "{ty}");
+            assert!(e.to_string().contains("requires gc"), "{ty}: {e}");
+        }
     }
 
     #[test]
@@ -824,7 +855,7 @@ mod tests {
         );
         // Within the limit, the cost is reported.
         let m = module(&format!(
-            "{EXPORTS} (table 1000 funcref) (table 24 externref)"
+            "{EXPORTS} (table 1000 funcref) (table 24 funcref)"
         ));
         let info = validate(&m, &limits).unwrap();
         assert_eq!(info.table_min_bytes, 1024 * 8);

@@ -359,7 +359,8 @@ struct WasmerGuest {
     interrupter: watchdog::Interrupter,
     info: ModuleInfo,
     name: &'static str,
-    /// Fuel used by the current call, updated after each entry into wasm.
+    /// Fuel used by the current call: native fuel after each entry into wasm, the
+    /// module's own count after `describe` or `execute` (deterministic metering).
     fuel: u64,
 }
 
@@ -493,23 +494,16 @@ fn stalled() -> Error {
 }
 
 impl WasmerGuest {
-    /// Enters wasm once under the current call's deadline, then counts the fuel used and
-    /// maps an error. `entry` says whether `f` calls an export that starts a guest call
-    /// (deterministic metering resets its counter in those; `cabi_realloc` continues it).
+    /// Enters wasm once under the current call's deadline, then counts the native fuel
+    /// used and maps an error.
     fn run<T>(
         &mut self,
-        entry: bool,
         f: impl FnOnce(&mut Store) -> std::result::Result<T, RuntimeError>,
     ) -> Result<T> {
-        let (before, deadline) = {
-            let mut cx = self.env.clone().into_mut(&mut self.store);
-            let (env, mut store) = cx.data_and_store_mut();
-            let before = match &env.meter {
-                Some(Meter::Deterministic { budget, .. }) if entry => Some(i128::from(*budget)),
-                Some(Meter::Deterministic { .. }) => fuel_left(env, &mut store),
-                _ => None,
-            };
-            (before, env.host.deadline())
+        let (deterministic, deadline) = {
+            let cx = self.env.as_ref(&self.store);
+            let deterministic = matches!(cx.meter, Some(Meter::Deterministic { .. }));
+            (deterministic, cx.host.deadline())
         };
         let deadline =
             deadline.unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
@@ -524,20 +518,29 @@ impl WasmerGuest {
         };
         let mut cx = self.env.clone().into_mut(&mut self.store);
         let (env, mut store) = cx.data_and_store_mut();
-        let left = fuel_left(env, &mut store).unwrap_or(0).max(0);
-        match before {
-            // Deterministic: add what this entry into wasm used.
-            Some(before) => {
-                let used = u64::try_from(before - left).unwrap_or(0);
-                self.fuel = self.fuel.saturating_add(used);
-            }
-            // Native: the points were set once for the whole guest call.
-            None => {
-                let budget = i128::from(env.budget());
-                self.fuel = u64::try_from(budget - left).unwrap_or(0);
-            }
+        // Native: the points were set once for the whole guest call. Deterministic: the
+        // module counts the whole call itself (`count_instructions`); adding up each
+        // entry's difference counted the argument allocations twice, since `execute`
+        // continues the budget they started.
+        if !deterministic {
+            let left = fuel_left(env, &mut store).unwrap_or(0).max(0);
+            let budget = i128::from(env.budget());
+            self.fuel = u64::try_from(budget - left).unwrap_or(0);
         }
         r.map_err(|e| map_error(e, &mut cx))
+    }
+
+    /// In deterministic metering, reads how many instructions the guest call counted,
+    /// right after `describe` or `execute` returned or trapped (before a post-return
+    /// function resets the counter): the same number on every engine.
+    fn count_instructions(&mut self) {
+        let mut cx = self.env.clone().into_mut(&mut self.store);
+        let (env, mut store) = cx.data_and_store_mut();
+        if let Some(Meter::Deterministic { budget, .. }) = &env.meter {
+            let budget = i128::from(*budget);
+            let left = fuel_left(env, &mut store).unwrap_or(0).max(0);
+            self.fuel = u64::try_from(budget - left).unwrap_or(0);
+        }
     }
 }
 
@@ -559,7 +562,7 @@ impl GuestAccess for WasmerGuest {
     }
     async fn alloc(&mut self, align: u32, size: u32) -> Result<u32> {
         let realloc = self.realloc.clone();
-        self.run(false, |store| realloc.call(store, 0, 0, align, size))
+        self.run(|store| realloc.call(store, 0, 0, align, size))
     }
     fn burn(&mut self, units: u64) -> Result<()> {
         let mut cx = self.env.clone().into_mut(&mut self.store);
@@ -603,13 +606,17 @@ impl GuestCalls for WasmerGuest {
         match export {
             Export::Describe => {
                 let f = self.describe.clone();
-                self.run(true, |store| f.call(store))
+                let r = self.run(|store| f.call(store));
+                self.count_instructions();
+                r
             }
             Export::Execute => {
                 let [a, b, c, d] = <[u32; 4]>::try_from(args)
                     .map_err(|_| Error::engine("execute takes four arguments"))?;
                 let f = self.execute.clone();
-                self.run(true, |store| f.call(store, a, b, c, d))
+                let r = self.run(|store| f.call(store, a, b, c, d));
+                self.count_instructions();
+                r
             }
             Export::PostDescribe | Export::PostExecute | Export::Start => {
                 let f = match export {
@@ -619,12 +626,12 @@ impl GuestCalls for WasmerGuest {
                 };
                 if export == Export::Start {
                     return match self.start.clone() {
-                        Some(f) => self.run(true, |store| f.call(store)).map(|()| 0),
+                        Some(f) => self.run(|store| f.call(store)).map(|()| 0),
                         None => Ok(0),
                     };
                 }
                 match f {
-                    Some(f) => self.run(true, |store| f.call(store, arg)).map(|()| 0),
+                    Some(f) => self.run(|store| f.call(store, arg)).map(|()| 0),
                     None => Ok(0),
                 }
             }

@@ -35,7 +35,8 @@
 //!   is remembered: a trap that follows is reported as the memory limit.
 //! - **CPU**: native fuel is wasmer's metering middleware (one point per operator), reset
 //!   before every call from `Limits::fuel`. In deterministic metering the module counts
-//!   itself (see `morph_runtime::meter`) and no middleware is added.
+//!   itself (see `morph_runtime::meter`) and no middleware is added; `Usage::fuel` is
+//!   then that count, read after `describe` or `execute`.
 //! - **Wall clock**: one process-wide watchdog thread keeps the deadlines of the calls
 //!   running now and interrupts a late one with wasmer's host interrupt (a SIGUSR1 sent to
 //!   the guest's thread), start functions included. The interrupt reaches wasm code; a

@@ -407,6 +407,14 @@ pub(crate) fn map_error(err: &wasmi::Error, ctx: impl AsContext<Data = StoreData
         };
         return data.host.explain_trap(Error::trap(kind));
     }
+    // An active element segment out of its table's bounds: the other engines trap
+    // `table-out-of-bounds` while instantiating (found by the differential fuzzer).
+    if let wasmi::errors::ErrorKind::Instantiation(
+        wasmi::errors::InstantiationError::ElementSegmentDoesNotFit { .. },
+    ) = err.kind()
+    {
+        return Error::trap(TrapKind::TableOutOfBounds);
+    }
     if let Some(requested) = data.host.refused_memory() {
         return Error::limit(
             Limit::Memory,

@@ -248,6 +248,10 @@ struct CoreInst {
     post_execute: Option<TypedFunc<u32, ()>>,
     start: Option<TypedFunc<(), ()>>,
     info: ModuleInfo,
+    /// Deterministic metering: the module's instruction counter (`meter::FUEL_GLOBAL`).
+    fuel_global: Option<wasmtime::Global>,
+    /// Deterministic metering: what the last `describe` or `execute` counted.
+    counted: Option<u64>,
 }
 
 pub(crate) async fn instantiate(
@@ -258,7 +262,12 @@ pub(crate) async fn instantiate(
     let m = downcast(module)?;
     let inline = config.runs_inline();
     let mut store = new_store(engine, config, &m.info, inline);
-    // No guest code runs here: the start function, if any, is an export run below.
+    // No guest code runs here: the start function, if any, is an export run below. But
+    // wasmtime 48 charges fuel for initializing a passive or declared element segment
+    // (`(elem func $f)`), and a new store has none: without fuel it traps `OutOfFuel`,
+    // which read as the CPU limit (found by the differential fuzzer, docs/fuzzing.md).
+    // Every guest call arms its own fuel, so what instantiation takes is not charged.
+    arm(&mut store)?;
     let instance = match inline {
         true => m.inline.instantiate(&mut store),
         false => m.fibers.instantiate_async(&mut store).await,
@@ -296,6 +305,11 @@ pub(crate) async fn instantiate(
         start: typed!(m.info.has_start, morph_runtime::START_EXPORT),
         exports: exports.clone(),
         info: m.info.clone(),
+        fuel_global: match m.info.metered {
+            Some(_) => instance.get_global(&mut store, morph_runtime::meter::FUEL_GLOBAL),
+            None => None,
+        },
+        counted: None,
         store,
     };
     inst.store.data_mut().core = Some(exports);
@@ -337,17 +351,24 @@ impl GuestCalls for CoreInst {
         &self.info
     }
     fn arm(&mut self) -> Result<()> {
+        self.counted = None;
         arm(&mut self.store)
     }
     async fn enter(&mut self, export: Export, args: &[u32]) -> Result<u32> {
         let store = &mut self.store;
         let arg = args.first().copied().unwrap_or(0);
         let r = match export {
-            Export::Describe => invoke(&self.describe, &mut *store, ()).await,
+            Export::Describe => {
+                let r = invoke(&self.describe, &mut *store, ()).await;
+                self.counted = counted(&self.info, self.fuel_global, store);
+                r
+            }
             Export::Execute => {
                 let [a, b, c, d] = <[u32; 4]>::try_from(args)
                     .map_err(|_| Error::engine("execute takes four arguments"))?;
-                invoke(&self.execute, &mut *store, (a, b, c, d)).await
+                let r = invoke(&self.execute, &mut *store, (a, b, c, d)).await;
+                self.counted = counted(&self.info, self.fuel_global, store);
+                r
             }
             Export::PostDescribe | Export::PostExecute => {
                 let f = match export {
@@ -368,8 +389,21 @@ impl GuestCalls for CoreInst {
     }
     fn usage(&self) -> Usage {
         self.store.data().host.usage(
-            fuel_used(&self.store),
+            self.counted.unwrap_or_else(|| fuel_used(&self.store)),
             self.exports.memory.data_size(&self.store) as u64,
         )
     }
+}
+
+/// In deterministic metering, the instructions the guest call counted, read right after
+/// `describe` or `execute` returned or trapped (before a post-return function resets the
+/// counter): the same number on every core backend.
+fn counted(
+    info: &ModuleInfo,
+    global: Option<wasmtime::Global>,
+    store: &mut Store<StoreData>,
+) -> Option<u64> {
+    let budget = info.metered?;
+    let left = global?.get(&mut *store).i64()?;
+    Some(budget.saturating_sub(u64::try_from(left).unwrap_or(0)))
 }

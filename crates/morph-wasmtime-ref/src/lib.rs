@@ -11,7 +11,10 @@
 //!
 //! Both meter CPU with wasmtime fuel, stop runaway guests at a wall-clock deadline with
 //! epoch interruption (a ticker thread per engine, every [`EPOCH_TICK`]), and cap linear
-//! memory with a resource limiter, instantiation (start function) included.
+//! memory with a resource limiter, instantiation (start function) included. Under
+//! deterministic metering `wasmtime-core`'s `Usage::fuel` is the count the module keeps
+//! itself, the same as on wasmer and wasmi; the component mode cannot read that global,
+//! so its `Usage` reports no fuel and no memory size.
 //!
 //! Runtimes are cheap to clone and `Send + Sync`; instances are `Send`. No wasmtime type
 //! appears in this crate's API.
