@@ -164,7 +164,7 @@ fn describe_lists_every_action_with_its_schemas() {
         ]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["id"], "hello");
-        assert_eq!(v["actions"].as_array().unwrap().len(), 3);
+        assert_eq!(v["actions"].as_array().unwrap().len(), 5);
         assert_eq!(v["actions"][0]["side_effect"], "none");
     }
 }
