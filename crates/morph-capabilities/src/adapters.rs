@@ -102,7 +102,9 @@ pub(crate) fn check_completion(
     limits: &AiLimits,
 ) -> Result<CompletionRequest, HostError> {
     if request.messages.is_empty() {
-        return Err(invalid("a completion request needs at least one message".into()));
+        return Err(invalid(
+            "a completion request needs at least one message".into(),
+        ));
     }
     if request.messages.len() > limits.max_messages {
         return Err(HostError::new(

@@ -237,9 +237,7 @@ impl CapabilitiesBuilder {
         #[cfg(feature = "http")]
         let client = crate::http::client(&self.http_limits)?;
         let (events, _) = broadcast::channel(self.event_capacity);
-        let files = self
-            .files
-            .unwrap_or_else(|| self.store.dir().join("files"));
+        let files = self.files.unwrap_or_else(|| self.store.dir().join("files"));
         Ok(Capabilities {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -707,7 +705,13 @@ impl Inner {
                 let detail = r.as_ref().map(|d| format!("{} bytes", d.len()));
                 let detail = detail.unwrap_or_default();
                 let r = r.map(HostReply::File);
-                (r, PermissionKind::FsRead, target, AuditOutcome::Allowed, detail)
+                (
+                    r,
+                    PermissionKind::FsRead,
+                    target,
+                    AuditOutcome::Allowed,
+                    detail,
+                )
             }
             HostCall::FsListDir { path } => {
                 let target = shown(&path);
@@ -717,7 +721,13 @@ impl Inner {
                 let detail = r.as_ref().map(|n| format!("{} names", n.len()));
                 let detail = detail.unwrap_or_default();
                 let r = r.map(HostReply::Entries);
-                (r, PermissionKind::FsRead, target, AuditOutcome::Allowed, detail)
+                (
+                    r,
+                    PermissionKind::FsRead,
+                    target,
+                    AuditOutcome::Allowed,
+                    detail,
+                )
             }
             HostCall::FsWrite { path, data } => {
                 let target = shown(&path);
@@ -754,9 +764,7 @@ impl Inner {
                     true => (AuditOutcome::DryRun, "not shown"),
                     false => (AuditOutcome::Allowed, "shown"),
                 };
-                let r = self
-                    .notify(cx, &notification)
-                    .map(|()| HostReply::Done);
+                let r = self.notify(cx, &notification).map(|()| HostReply::Done);
                 (r, PermissionKind::Notify, target, done, detail.to_owned())
             }
             HostCall::AiComplete(request) => {

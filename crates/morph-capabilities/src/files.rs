@@ -62,9 +62,10 @@ pub(crate) fn extension_root(root: &Path, extension: &str) -> Result<PathBuf, Ho
 /// log.
 fn path_failure(e: &morph_permissions::Error) -> HostError {
     match e.kind() {
-        PathError::Io { kind, .. } if *kind == std::io::ErrorKind::NotFound => {
-            err(HostErrorKind::NotFound, format!("`{}` does not exist", shown(e.input())))
-        }
+        PathError::Io { kind, .. } if *kind == std::io::ErrorKind::NotFound => err(
+            HostErrorKind::NotFound,
+            format!("`{}` does not exist", shown(e.input())),
+        ),
         PathError::Io { kind, message } => io_failure(e.input(), *kind, message),
         _ => err(HostErrorKind::InvalidArgument, e.to_string()),
     }
@@ -73,7 +74,10 @@ fn path_failure(e: &morph_permissions::Error) -> HostError {
 fn io_failure(path: &str, kind: std::io::ErrorKind, message: &str) -> HostError {
     use std::io::ErrorKind as K;
     match kind {
-        K::NotFound => err(HostErrorKind::NotFound, format!("`{}` does not exist", shown(path))),
+        K::NotFound => err(
+            HostErrorKind::NotFound,
+            format!("`{}` does not exist", shown(path)),
+        ),
         K::IsADirectory => err(
             HostErrorKind::InvalidArgument,
             format!("`{}` is a folder", shown(path)),
@@ -285,7 +289,12 @@ mod tests {
         std::fs::create_dir_all(&outside).unwrap();
         std::fs::write(outside.join("secret"), b"s").unwrap();
         let limits = FsLimits::default();
-        for path in ["ws/../../outside/secret", "/etc/passwd", "ws/./x", "ws/a\0b"] {
+        for path in [
+            "ws/../../outside/secret",
+            "/etc/passwd",
+            "ws/./x",
+            "ws/a\0b",
+        ] {
             let e = read(&root, path, &limits).unwrap_err();
             assert_eq!(e.kind, HostErrorKind::InvalidArgument, "{path}: {e}");
         }

@@ -94,14 +94,14 @@ mod http;
 mod openai;
 
 pub use adapters::{AiLimits, AiProvider, MAX_BODY_BYTES, MAX_TITLE_BYTES, Notifier};
-pub use files::FsLimits;
-#[cfg(feature = "http")]
-pub use openai::OpenAiCompatible;
 pub use caps::{
     Capabilities, CapabilitiesBuilder, Event, HttpLimits, MAX_DRY_RUN_RECORDS,
     MAX_EVENT_PAYLOAD_BYTES, MAX_RANDOM_BYTES, PermissionCheck,
 };
 pub use error::Error;
+pub use files::FsLimits;
 #[cfg(feature = "http")]
 pub use http::REDACTED;
 pub use morph_store::{AuditOutcome, AuditRecord};
+#[cfg(feature = "http")]
+pub use openai::OpenAiCompatible;

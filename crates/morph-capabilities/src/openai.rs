@@ -107,7 +107,10 @@ impl OpenAiCompatible {
         }
         let exchange = async {
             let response = send.send().await.map_err(|e| {
-                unavailable(format!("the model's service cannot be reached: {}", with_causes(&e)))
+                unavailable(format!(
+                    "the model's service cannot be reached: {}",
+                    with_causes(&e)
+                ))
             })?;
             read(response, MAX_ANSWER_BYTES).await
         };

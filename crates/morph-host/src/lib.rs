@@ -54,17 +54,16 @@ pub use morph_abi::{
     Completion, CompletionRequest, ExtensionInfo, Header, HostError, HostErrorKind, HttpRequest,
     HttpResponse, LogLevel, Message, Method, Notification, Role, SideEffect, Urgency,
 };
+#[cfg(feature = "http")]
+pub use morph_capabilities::OpenAiCompatible;
 pub use morph_capabilities::{
     AiLimits, AiProvider, AuditOutcome, AuditRecord, Capabilities, CapabilitiesBuilder,
     Error as CapabilitiesError, Event, FsLimits, HttpLimits, Notifier,
 };
-#[cfg(feature = "http")]
-pub use morph_capabilities::OpenAiCompatible;
 pub use morph_runtime::{
     Blocking, BoxFuture, CallContext, CallKind, Decision, Denial, DenyAll, Error, ErrorKind, Grant,
     GrantSet, Grants, HostCall, HostHandler, HostReply, Limit, Limits, Metering, NoCapabilities,
-    PermissionKind, Policy, Request, Result, SUPPORTED_CONTRACTS, SyncHostHandler, TrapKind,
-    Usage,
+    PermissionKind, Policy, Request, Result, SUPPORTED_CONTRACTS, SyncHostHandler, TrapKind, Usage,
 };
 
 /// The README's examples, compiled as doctests so that they cannot rot.

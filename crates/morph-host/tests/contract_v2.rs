@@ -64,33 +64,72 @@ async fn files_stay_in_the_extensions_folder_on_every_backend() {
         let _ = std::fs::remove_dir_all(files.join("adversary"));
         let p = prepare(backend, &caps, &["fs-read:ws", "fs-write:ws"]).await;
         // A round trip through the real folder.
-        assert_eq!(call(&p, "fs-read").await, json!({"host_error": "not-found"}), "{backend}");
+        assert_eq!(
+            call(&p, "fs-read").await,
+            json!({"host_error": "not-found"}),
+            "{backend}"
+        );
         assert_eq!(call(&p, "fs-write").await, json!({"ok": true}), "{backend}");
-        assert_eq!(std::fs::read(ws.join("notes.txt")).unwrap(), b"noted", "{backend}");
-        assert_eq!(call(&p, "fs-read").await, json!({"ok": "noted"}), "{backend}");
-        assert_eq!(call(&p, "fs-list").await, json!({"ok": ["notes.txt"]}), "{backend}");
-        assert_eq!(call(&p, "fs-remove").await, json!({"ok": true}), "{backend}");
-        assert_eq!(call(&p, "fs-remove").await, json!({"ok": false}), "{backend}");
+        assert_eq!(
+            std::fs::read(ws.join("notes.txt")).unwrap(),
+            b"noted",
+            "{backend}"
+        );
+        assert_eq!(
+            call(&p, "fs-read").await,
+            json!({"ok": "noted"}),
+            "{backend}"
+        );
+        assert_eq!(
+            call(&p, "fs-list").await,
+            json!({"ok": ["notes.txt"]}),
+            "{backend}"
+        );
+        assert_eq!(
+            call(&p, "fs-remove").await,
+            json!({"ok": true}),
+            "{backend}"
+        );
+        assert_eq!(
+            call(&p, "fs-remove").await,
+            json!({"ok": false}),
+            "{backend}"
+        );
         // `..` and absolute paths never reach the filesystem.
         for escape in ["fs-escape", "fs-absolute"] {
             let v = call(&p, escape).await;
-            assert_eq!(v, json!({"host_error": "invalid-argument"}), "{backend} {escape}");
+            assert_eq!(
+                v,
+                json!({"host_error": "invalid-argument"}),
+                "{backend} {escape}"
+            );
         }
         // A symbolic link on the way is refused, to read and to write.
         std::fs::remove_dir_all(&ws).unwrap();
         std::os::unix::fs::symlink(&outside, &ws).unwrap();
         for op in ["fs-read", "fs-write", "fs-list", "fs-remove"] {
             let v = call(&p, op).await;
-            assert_eq!(v, json!({"host_error": "invalid-argument"}), "{backend} {op}");
+            assert_eq!(
+                v,
+                json!({"host_error": "invalid-argument"}),
+                "{backend} {op}"
+            );
         }
         std::fs::remove_file(&ws).unwrap();
         std::fs::create_dir_all(&ws).unwrap();
         std::os::unix::fs::symlink(outside.join("notes.txt"), ws.join("notes.txt")).unwrap();
         for op in ["fs-read", "fs-write"] {
             let v = call(&p, op).await;
-            assert_eq!(v, json!({"host_error": "invalid-argument"}), "{backend} {op}");
+            assert_eq!(
+                v,
+                json!({"host_error": "invalid-argument"}),
+                "{backend} {op}"
+            );
         }
-        assert_eq!(std::fs::read(outside.join("notes.txt")).unwrap(), b"not yours");
+        assert_eq!(
+            std::fs::read(outside.join("notes.txt")).unwrap(),
+            b"not yours"
+        );
         // Without the grant for the directory, refused before any of that.
         let p = prepare(backend, &caps, &["fs-read:other"]).await;
         let v = call(&p, "fs-read").await;
@@ -112,7 +151,12 @@ async fn a_dry_run_writes_no_file_and_shows_no_notification() {
         })
         .build()
         .unwrap();
-    let p = prepare(Backend::available_backends()[0], &caps, &["fs-write:ws", "notify"]).await;
+    let p = prepare(
+        Backend::available_backends()[0],
+        &caps,
+        &["fs-write:ws", "notify"],
+    )
+    .await;
     assert_eq!(call(&p, "fs-write").await, json!({"ok": true}));
     assert_eq!(call(&p, "notify").await, json!({"ok": true}));
     assert!(!dir.path().join("files/adversary/ws").exists());
@@ -132,10 +176,12 @@ async fn notifications_reach_the_apps_notifier_on_every_backend() {
     let shown = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&shown);
     let caps = Capabilities::builder(Arc::clone(&store))
-        .notifier(move |from: &str, n: &Notification| -> Result<(), HostError> {
-            seen.lock().unwrap().push((from.to_owned(), n.clone()));
-            Ok(())
-        })
+        .notifier(
+            move |from: &str, n: &Notification| -> Result<(), HostError> {
+                seen.lock().unwrap().push((from.to_owned(), n.clone()));
+                Ok(())
+            },
+        )
         .build()
         .unwrap();
     for backend in Backend::available_backends() {
@@ -151,11 +197,18 @@ async fn notifications_reach_the_apps_notifier_on_every_backend() {
     }
     // Audited, allowed, with the title as target.
     let audit = store.audit("adversary", 100).unwrap();
-    assert!(audit.iter().any(|r| r.permission == "notify" && r.target == "`Synced`"));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.permission == "notify" && r.target == "`Synced`")
+    );
     // Without a notifier the app shows nothing, and the guest is told.
     let caps = Capabilities::builder(store).build().unwrap();
     let p = prepare(Backend::available_backends()[0], &caps, &["notify"]).await;
-    assert_eq!(call(&p, "notify").await, json!({"host_error": "unavailable"}));
+    assert_eq!(
+        call(&p, "notify").await,
+        json!({"host_error": "unavailable"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

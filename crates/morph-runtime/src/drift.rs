@@ -34,7 +34,10 @@ fn every_contract_version_has_its_wit_and_only_those() {
     let resolve = contract();
     for (version, _) in WIT {
         assert!(
-            resolve.packages.iter().any(|(_, p)| p.name.version.as_ref()
+            resolve.packages.iter().any(|(_, p)| p
+                .name
+                .version
+                .as_ref()
                 .is_some_and(|v| v.to_string() == version)),
             "the WIT of {version} declares its version"
         );
@@ -114,7 +117,10 @@ fn every_import_has_the_flat_parameters_the_wit_gives_it() {
                 .iter()
                 .find(|s| s.module == module && s.name == name)
                 .unwrap_or_else(|| panic!("{module}::{name} is in the WIT but not in IMPORTS"));
-            assert_eq!(spec.since, version, "{module}::{name}: the version that brought it");
+            assert_eq!(
+                spec.since, version,
+                "{module}::{name}: the version that brought it"
+            );
             let sig = resolve.wasm_signature(wit_parser::abi::AbiVariant::GuestImport, func);
             use wit_parser::abi::WasmType::{I32, Length, Pointer};
             assert!(

@@ -668,7 +668,10 @@ mod tests {
         let e = err(&module(&format!("{fs} {EXPORTS}")));
         assert_eq!(e.class(), "disallowed-import");
         let msg = e.to_string();
-        assert!(msg.contains("contract 0.2.0") && msg.contains("0.1.0"), "{msg}");
+        assert!(
+            msg.contains("contract 0.2.0") && msg.contains("0.1.0"),
+            "{msg}"
+        );
         let v2 = EXPORTS.replace("\"0.1.0\"", "\"0.2.0\"");
         let info = validate(&module(&format!("{fs} {log} {v2}")), &Limits::default()).unwrap();
         assert_eq!(info.contract, "0.2.0");

@@ -102,7 +102,10 @@ fn hello_describes_itself() {
     let info = inst.describe_blocking().unwrap();
     assert_eq!(info.id, "hello");
     let names: Vec<_> = info.actions.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(names, ["greet", "count-words", "echo", "sha256", "kv-reads"]);
+    assert_eq!(
+        names,
+        ["greet", "count-words", "echo", "sha256", "kv-reads"]
+    );
     assert_eq!(info.events.len(), 1);
 }
 

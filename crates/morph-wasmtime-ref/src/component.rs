@@ -92,9 +92,8 @@ fn componentize(wasm: &[u8], contract: &str) -> Result<Vec<u8>> {
             break;
         }
     }
-    let pkg = pkg.ok_or_else(|| {
-        Error::engine(format!("this backend has no WIT for contract {contract}"))
-    })?;
+    let pkg = pkg
+        .ok_or_else(|| Error::engine(format!("this backend has no WIT for contract {contract}")))?;
     let world = resolve
         .select_world(&[pkg], Some("extension"))
         .map_err(|e| Error::engine(format!("contract WIT: {e:#}")))?;
@@ -577,7 +576,11 @@ impl fs::Host for StoreData {
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<Vec<String>, types::HostError>> {
-        answer!(serve(self, HostCall::FsListDir { path }).await?, Keys, |v| v)
+        answer!(
+            serve(self, HostCall::FsListDir { path }).await?,
+            Keys,
+            |v| v
+        )
     }
     async fn remove(&mut self, path: String) -> wasmtime::Result<Result<bool, types::HostError>> {
         answer!(serve(self, HostCall::FsRemove { path }).await?, Bool, |v| v)
