@@ -50,13 +50,68 @@ fn is_cdylib(manifest: &std::path::Path) -> Result<bool> {
     Ok(types.is_some_and(|t| t.iter().any(|v| v.as_str() == Some("cdylib"))))
 }
 
-/// Builds every extension; returns the paths written.
+/// How extensions are optimized: rustc's opt-level and wasm-opt's, together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// opt-level `z` and `wasm-opt -Oz`: the smallest modules.
+    Size,
+    /// opt-level 3 and `wasm-opt -O3`: the fastest guest code.
+    Speed,
+}
+
+impl Profile {
+    /// The default: the fastest profile whose modules all stay within
+    /// [`SIZE_BUDGET`]. Measured (docs/ARCHITECTURE.md, "Extension builds"): `speed`
+    /// runs CPU-bound guest code about 3.5x faster for modules about 1.5x larger.
+    pub const DEFAULT: Profile = Profile::Speed;
+
+    /// Parses `size` or `speed`.
+    pub fn parse(text: &str) -> Result<Profile> {
+        match text {
+            "size" => Ok(Profile::Size),
+            "speed" => Ok(Profile::Speed),
+            other => bail!("unknown build profile `{other}`: use `size` or `speed`"),
+        }
+    }
+
+    fn cargo_profile(self) -> &'static str {
+        match self {
+            Profile::Size => "ext",
+            Profile::Speed => "ext-speed",
+        }
+    }
+
+    fn wasm_opt_level(self) -> &'static str {
+        match self {
+            Profile::Size => "-Oz",
+            Profile::Speed => "-O3",
+        }
+    }
+}
+
+/// The size an extension's module should stay under: what a phone downloads and
+/// compiles without the person noticing. A module over it is reported, with the
+/// advice to build it with `--profile size`.
+pub const SIZE_BUDGET: u64 = 512 * 1024;
+
+/// Builds every extension with the default profile; returns the paths written.
 pub fn build_all() -> Result<Vec<PathBuf>> {
+    build_with(Profile::DEFAULT)
+}
+
+/// Builds every extension with `profile`; returns the paths written.
+pub fn build_with(profile: Profile) -> Result<Vec<PathBuf>> {
     tools::ensure_rust_target(TARGET)?;
     tools::ensure_apt_tool("wasm-opt", "binaryen")?;
     let names = rust_extensions()?;
     let mut cmd = cargo();
-    cmd.args(["build", "--target", TARGET, "--profile", "ext"]);
+    cmd.args([
+        "build",
+        "--target",
+        TARGET,
+        "--profile",
+        profile.cargo_profile(),
+    ]);
     for n in &names {
         cmd.args(["-p", n]);
     }
@@ -68,11 +123,12 @@ pub fn build_all() -> Result<Vec<PathBuf>> {
     let out_dir = root().join("target").join("extensions");
     std::fs::create_dir_all(&out_dir)?;
     let mut written = Vec::new();
+    println!("profile: {profile:?}");
     println!("{:24} {:>10} {:>10}", "extension", "built", "wasm-opt");
     for name in &names {
         let built = cargo_target_dir()
             .join(TARGET)
-            .join("ext")
+            .join(profile.cargo_profile())
             .join(format!("{}.wasm", name.replace('-', "_")));
         let before = std::fs::metadata(&built)
             .with_context(|| format!("{} was not built", built.display()))?
@@ -80,7 +136,7 @@ pub fn build_all() -> Result<Vec<PathBuf>> {
         let out = out_dir.join(format!("{name}.wasm"));
         let tmp = out_dir.join(format!(".{name}.wasm.tmp"));
         let mut opt = Command::new("wasm-opt");
-        opt.arg("-Oz")
+        opt.arg(profile.wasm_opt_level())
             .args(WASM_OPT_FEATURES)
             .arg(&built)
             .arg("-o")
@@ -93,6 +149,12 @@ pub fn build_all() -> Result<Vec<PathBuf>> {
         check_module(name, &bytes)?;
         std::fs::rename(&tmp, &out)?;
         println!("{:24} {:>10} {:>10}", name, before, bytes.len());
+        if bytes.len() as u64 > SIZE_BUDGET {
+            eprintln!(
+                "xtask: warning: {name}.wasm is {} bytes, over the {SIZE_BUDGET}-byte budget; build it with `--profile size`",
+                bytes.len()
+            );
+        }
         written.push(out);
     }
     written.extend(build_wat(&out_dir)?);

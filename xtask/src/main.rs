@@ -28,13 +28,24 @@ fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = args.first().map(String::as_str).unwrap_or("help");
     match cmd {
-        "build" => build::build_all().map(|_| ()),
+        "build" => {
+            let profile = match args.get(1).map(String::as_str) {
+                None => build::Profile::DEFAULT,
+                Some("--profile") => match args.get(2) {
+                    Some(p) => build::Profile::parse(p)?,
+                    None => bail!("`--profile` needs `size` or `speed`"),
+                },
+                Some(other) => bail!("unknown argument `{other}` to build"),
+            };
+            build::build_with(profile).map(|_| ())
+        }
         "demo" => demo(),
         "ci" => ci(),
         "conformance" => conformance(),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|demo|conformance|ci>");
-            println!("  build  build the extensions in extensions/ into target/extensions/");
+            println!("  build [--profile size|speed]  build the extensions in extensions/ into");
+            println!("         target/extensions/ (default speed: opt-level 3, wasm-opt -O3)");
             println!("  demo   build the samples and run their actions through Morph");
             println!("  conformance  every case of every extension on every backend");
             println!("  ci     fmt, clippy, build, extensions, tests, docs, conformance, phone");

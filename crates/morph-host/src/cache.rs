@@ -175,11 +175,11 @@ impl CodeCache {
         self.inner.dir.join(format!("{name}{SUFFIX}"))
     }
 
-    fn mac(&self, frame: &[u8]) -> Result<HmacSha256> {
+    fn mac(&self, seal: &[u8]) -> Result<HmacSha256> {
         // HMAC takes a key of any length: this does not fail with a 32-byte key.
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.inner.key)
             .map_err(|e| Error::engine(format!("the code cache's key: {e}")))?;
-        mac.update(frame);
+        mac.update(seal);
         Ok(mac)
     }
 
@@ -229,14 +229,18 @@ impl CodeCache {
         let Some((mac, frame)) = bytes.split_at_checked(MAC_LEN) else {
             return refuse("truncated");
         };
-        match self.mac(frame).map(|expected| expected.verify_slice(mac)) {
+        let Some(seal) = morph_runtime::frame_seal(frame) else {
+            return refuse("it holds no framed code");
+        };
+        match self.mac(seal).map(|expected| expected.verify_slice(mac)) {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return refuse("its HMAC does not match (changed since it was written)"),
             Err(e) => return refuse(&e.to_string()),
         }
         // SAFETY: the frame is byte for byte what this cache stored from
-        // `runtime.serialize` (the keyed HMAC checks it), and `deserialize` refuses a
-        // frame of another backend, engine version or Morph version.
+        // `runtime.serialize`: the keyed HMAC checks its seal, and `deserialize` checks
+        // the rest against the seal's SHA-256 digest before reading it; it also refuses
+        // a frame of another backend, engine version or Morph version.
         match unsafe { runtime.deserialize(frame) } {
             Ok(module) => {
                 // A hit makes it the most recently used; failing that only ages it.
@@ -252,7 +256,9 @@ impl CodeCache {
     /// Writes an entry atomically (a temporary file renamed over it), then evicts the
     /// least recently used entries beyond the size bound.
     fn store(&self, path: &Path, frame: &[u8]) -> Result<()> {
-        let mac = self.mac(frame)?.finalize().into_bytes();
+        let seal = morph_runtime::frame_seal(frame)
+            .ok_or_else(|| Error::engine("the backend's serialized code is not framed"))?;
+        let mac = self.mac(seal)?.finalize().into_bytes();
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut file = std::fs::File::create(&tmp)?;
@@ -285,6 +291,8 @@ impl CodeCache {
 /// the compiled code depends on.
 fn entry_name(backend: Backend, wasm: &[u8], limits: &Limits) -> String {
     let mut h = Sha256::new();
+    // The entry format: 2 is an HMAC of the frame's seal.
+    h.update(b"morph-code-cache/2\0");
     h.update(Sha256::digest(wasm));
     h.update(backend.name().as_bytes());
     h.update([0]);

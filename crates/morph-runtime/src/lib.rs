@@ -42,7 +42,7 @@ pub use host::{
 pub use limits::{HOST_CALL_FUEL, Limits, Metering};
 pub use module::{
     HiddenStart, ModuleInfo, START_EXPORT, SUPPORTED_CONTRACTS, extension_features, frame_compiled,
-    hide_start, hide_start_as, prepare, unframe_compiled, validate, wasm_features,
+    frame_seal, hide_start, hide_start_as, prepare, unframe_compiled, validate, wasm_features,
 };
 pub use module::{
     MAX_FUNCTION_BODY_BYTES, MAX_FUNCTION_LOCALS, MAX_FUNCTIONS, MAX_GLOBALS, MAX_NESTING_DEPTH,

@@ -8,7 +8,7 @@ use morph_abi::CONTRACT_SECTION;
 mod frame;
 pub(crate) mod rewrite;
 
-pub use frame::{frame_compiled, unframe_compiled};
+pub use frame::{frame_compiled, frame_seal, unframe_compiled};
 use wasmparser::{
     Encoding, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };

@@ -118,7 +118,12 @@ fn hello_describes_and_greets_with_both_meterings() {
             let mut inst = load(&rt, &hello(), limits).unwrap();
             let info = inst.describe_blocking().unwrap();
             assert_eq!(info.id, "hello", "{}", rt.name());
-            assert_eq!(info.actions.len(), 3, "{}", rt.name());
+            let names: Vec<&str> = info.actions.iter().map(|a| a.name.as_str()).collect();
+            assert!(
+                names.starts_with(&["greet", "count-words", "echo"]),
+                "{}: {names:?}",
+                rt.name()
+            );
             let out = inst.execute_blocking("greet", r#"{"name":"Ada"}"#).unwrap();
             assert_eq!(out, r#"{"greeting":"Hello, Ada!","count":1}"#);
             let usage = inst.usage();

@@ -37,6 +37,17 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes().get(..end).unwrap_or(s.as_bytes()));
 }
 
+/// A frame's seal: its magic and the SHA-256 digest of everything after it, which
+/// [`unframe_compiled`] checks against the rest before anything is read. A MAC over the
+/// seal therefore authenticates the whole frame (by SHA-256's collision resistance)
+/// while hashing the code once, not twice: what the code cache keys its entries with.
+/// `None` when `frame` does not start like a frame.
+pub fn frame_seal(frame: &[u8]) -> Option<&[u8]> {
+    frame
+        .get(..MAGIC.len() + DIGEST)
+        .filter(|seal| seal.starts_with(MAGIC))
+}
+
 /// Frames a backend's compiled code with the module's [`ModuleInfo`], bound to the
 /// backend's name (e.g. `wasmer-cranelift`) and its engine's version (e.g. `7.3.0`), so
 /// that [`unframe_compiled`] restores both, for that backend and engine only. Every
