@@ -48,6 +48,44 @@ async fn each_execution_starts_from_fresh_guest_state_unless_a_session_keeps_it(
     }
 }
 
+/// CVE-2022-39393 was wasmtime's pooling allocator handing the next instance a memory
+/// slot with what the previous one wrote past its initial image. Here an instance grows
+/// its memory and fills it (and a heap block) with a marker; fresh instances of the same
+/// module, which a pool puts in the same slot, must find none of it, nor the grown size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_one_instance_wrote_never_reaches_the_next() {
+    const MARKER: &str = "left-by-the-previous-instance-";
+    let hex: String = MARKER.bytes().map(|b| format!("{b:02x}")).collect();
+    let defaults = ExecuteOptions::default();
+    for backend in Backend::available_backends() {
+        let memdump = prepare(backend, "memdump").await;
+        let fresh = memdump.execute("dump", "{}", &defaults).await.unwrap();
+        let fresh: serde_json::Value = serde_json::from_str(&fresh.text).unwrap();
+        for round in 0..3 {
+            let input = serde_json::json!({ "pages": 4, "marker": MARKER }).to_string();
+            let grown = memdump
+                .execute("scribble", &input, &defaults)
+                .await
+                .unwrap();
+            let grown: serde_json::Value = serde_json::from_str(&grown.text).unwrap();
+            assert!(
+                grown["pages"].as_u64() > fresh["pages"].as_u64(),
+                "{backend}"
+            );
+            let next = memdump.execute("dump", "{}", &defaults).await.unwrap();
+            let next: serde_json::Value = serde_json::from_str(&next.text).unwrap();
+            assert_eq!(next["pages"], fresh["pages"], "{backend} round {round}");
+            let memory = next["memory"].as_str().unwrap();
+            // Hex digits pair up from the start, so an even offset is a real match.
+            let found = memory.match_indices(&hex).any(|(at, _)| at % 2 == 0);
+            assert!(
+                !found,
+                "{backend} round {round}: the marker reached a fresh instance"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sibling_from_the_same_compiled_code_never_sees_a_neighbours_timeouts() {
     for backend in Backend::available_backends() {
