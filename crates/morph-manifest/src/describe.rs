@@ -24,6 +24,23 @@ pub struct Described {
     pub events: BTreeSet<String>,
 }
 
+impl Described {
+    /// What a module of contract `contract` says of itself in `info` (its `describe()`).
+    pub fn new(info: &morph_abi::ExtensionInfo, contract: &str) -> Self {
+        Described {
+            id: info.id.clone(),
+            version: info.version.clone(),
+            contract: contract.to_owned(),
+            actions: info
+                .actions
+                .iter()
+                .map(|a| (a.name.clone(), a.side_effect))
+                .collect(),
+            events: info.events.iter().map(|e| e.name.clone()).collect(),
+        }
+    }
+}
+
 /// One way the manifest and `describe()` disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

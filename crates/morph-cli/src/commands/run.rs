@@ -211,18 +211,7 @@ pub(crate) fn matches_module(
     manifest: &Manifest,
     prepared: &morph_host::Prepared,
 ) -> Result<(), morph_manifest::Mismatch> {
-    let info = prepared.info();
-    let described = morph_manifest::Described {
-        id: info.id.clone(),
-        version: info.version.clone(),
-        contract: prepared.contract().to_owned(),
-        actions: info
-            .actions
-            .iter()
-            .map(|a| (a.name.clone(), a.side_effect))
-            .collect(),
-        events: info.events.iter().map(|e| e.name.clone()).collect(),
-    };
+    let described = morph_manifest::Described::new(prepared.info(), prepared.contract());
     manifest.check_against(&described)
 }
 
