@@ -215,7 +215,8 @@ struct Schemas {
 
 /// A prepared extension: compiled code, its description and its compiled schemas, built
 /// once per module. `Send + Sync`, cheap to clone; every [`Prepared::execute`] runs on a
-/// fresh instance, so calls share no guest state and may run concurrently.
+/// fresh instance, so calls share no guest state and may run concurrently, unless the
+/// extension opts in to reuse ([`Prepared::with_instance_reuse`]).
 #[derive(Clone)]
 pub struct Prepared {
     inner: Arc<PreparedInner>,
@@ -225,9 +226,39 @@ struct PreparedInner {
     host: Host,
     module: Arc<dyn CompiledModule>,
     info: ExtensionInfo,
-    actions: HashMap<String, Schemas>,
+    actions: Arc<HashMap<String, Schemas>>,
     /// Slots for executions at once, when the host bounds them.
     slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Idle instances kept between calls, when the extension opted in.
+    reuse: Option<Reuse>,
+}
+
+/// Instances kept between calls: at most `max_idle` of each kind (index 0: driven by an
+/// async caller; 1: by a blocking one, which may run inline).
+struct Reuse {
+    max_idle: usize,
+    idle: std::sync::Mutex<[Vec<Box<dyn Instance>>; 2]>,
+}
+
+impl Reuse {
+    fn take(&self, synchronous: bool) -> Option<Box<dyn Instance>> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle[usize::from(synchronous)].pop()
+    }
+
+    fn put(&self, synchronous: bool, instance: Box<dyn Instance>) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pool = &mut idle[usize::from(synchronous)];
+        if pool.len() < self.max_idle {
+            pool.push(instance);
+        }
+    }
 }
 
 impl std::fmt::Debug for Prepared {
@@ -328,10 +359,42 @@ impl Prepared {
                 host,
                 module,
                 info,
-                actions,
+                actions: Arc::new(actions),
                 slots,
+                reuse: None,
             }),
         })
+    }
+
+    /// The same extension, keeping up to `max_idle` instances between calls instead of
+    /// starting each [`Prepared::execute`] on a fresh one (0: no reuse). For an
+    /// extension whose manifest opts in (`[runtime] reuse-instances = true`): its guest
+    /// state (globals, memory, a cache it keeps) then carries from one call to a later
+    /// one, which also saves the instantiation. Calls still run on one instance at a
+    /// time each, so concurrent calls take different instances. An instance that
+    /// trapped, hit a limit or was cancelled is dropped, never reused; a call with its
+    /// own limits ([`ExecuteOptions`] not default) runs on a fresh instance.
+    #[must_use]
+    pub fn with_instance_reuse(&self, max_idle: usize) -> Prepared {
+        let inner = &self.inner;
+        Prepared {
+            inner: Arc::new(PreparedInner {
+                host: inner.host.clone(),
+                module: Arc::clone(&inner.module),
+                info: inner.info.clone(),
+                actions: Arc::clone(&inner.actions),
+                slots: inner.slots.clone(),
+                reuse: (max_idle > 0).then(|| Reuse {
+                    max_idle,
+                    idle: std::sync::Mutex::new([Vec::new(), Vec::new()]),
+                }),
+            }),
+        }
+    }
+
+    /// Whether calls reuse instances ([`Prepared::with_instance_reuse`]).
+    pub fn reuses_instances(&self) -> bool {
+        self.inner.reuse.is_some()
     }
 
     /// What the extension said of itself.
@@ -385,11 +448,24 @@ impl Prepared {
             ),
             None => None,
         };
-        let mut session = self.session(options, synchronous).await?;
-        let text = session.execute(action, input).await?;
+        let reuse = self.inner.reuse.as_ref().filter(|_| options.is_default());
+        let mut session = match reuse.and_then(|r| r.take(synchronous)) {
+            Some(instance) => Session {
+                prepared: self.clone(),
+                instance,
+            },
+            None => self.session(options, synchronous).await?,
+        };
+        let result = session.execute(action, input).await;
+        let usage = session.usage();
+        if let Some(reuse) = reuse
+            && result.as_ref().err().is_none_or(|e| !e.poisons())
+        {
+            reuse.put(synchronous, session.instance);
+        }
         Ok(Output {
-            text,
-            usage: session.usage(),
+            text: result?,
+            usage,
         })
     }
 
@@ -475,6 +551,11 @@ impl ExecuteOptions {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = Some(limits);
         self
+    }
+
+    /// No per-call setting: the host's limits apply.
+    fn is_default(&self) -> bool {
+        self.limits.is_none() && self.timeout.is_none() && self.fuel.is_none()
     }
 
     fn apply(&self, host: &Limits) -> Limits {

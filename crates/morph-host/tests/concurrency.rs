@@ -48,6 +48,82 @@ async fn each_execution_starts_from_fresh_guest_state_unless_a_session_keeps_it(
     }
 }
 
+/// An extension that opts in to reuse keeps its guest state between calls, on every
+/// backend and for both kinds of caller; an instance that hit a limit is dropped, and a
+/// call with its own limits runs on a fresh instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_that_opts_in_reuses_its_instances_but_never_a_poisoned_one() {
+    for backend in Backend::available_backends() {
+        let host = Host::builder()
+            .backend(backend)
+            .limits(Limits {
+                fuel: Some(50_000_000),
+                ..Limits::default()
+            })
+            .build()
+            .unwrap();
+        let fresh = host
+            .prepare("adversary", &module("adversary"))
+            .await
+            .unwrap();
+        assert!(!fresh.reuses_instances());
+        let reused = fresh.with_instance_reuse(2);
+        assert!(reused.reuses_instances());
+        let defaults = ExecuteOptions::default();
+        let remember = |p: Prepared| async move {
+            p.execute("remember", "{}", &ExecuteOptions::default())
+                .await
+                .unwrap()
+                .text
+        };
+        assert_eq!(
+            remember(reused.clone()).await,
+            r#"{"before":0}"#,
+            "{backend}"
+        );
+        assert_eq!(
+            remember(reused.clone()).await,
+            r#"{"before":1}"#,
+            "{backend}"
+        );
+        // The prepared extension it came from still starts afresh.
+        assert_eq!(
+            remember(fresh.clone()).await,
+            r#"{"before":0}"#,
+            "{backend}"
+        );
+        // A call with its own limits takes a fresh instance and leaves the kept one be.
+        let own = ExecuteOptions::default().timeout(Duration::from_secs(5));
+        let out = reused.execute("remember", "{}", &own).await.unwrap();
+        assert_eq!(out.text, r#"{"before":0}"#, "{backend}");
+        assert_eq!(
+            remember(reused.clone()).await,
+            r#"{"before":2}"#,
+            "{backend}"
+        );
+        // A limit poisons the instance: it is dropped, the next call starts afresh.
+        let spun = reused.execute("spin", "{}", &defaults).await.unwrap_err();
+        assert_eq!(spun.class(), "limit-exceeded", "{backend}: {spun}");
+        assert_eq!(
+            remember(reused.clone()).await,
+            r#"{"before":0}"#,
+            "{backend}"
+        );
+        // A blocking caller keeps instances of its own kind.
+        let blocking = reused.clone();
+        // A thread of its own: a blocking call refuses to run inside the async runtime.
+        let texts = std::thread::spawn(move || {
+            (0..2)
+                .map(|_| blocking.execute_blocking("remember", "{}", &ExecuteOptions::default()))
+                .map(|r| r.unwrap().text)
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(texts, [r#"{"before":0}"#, r#"{"before":1}"#], "{backend}");
+    }
+}
+
 /// CVE-2022-39393 was wasmtime's pooling allocator handing the next instance a memory
 /// slot with what the previous one wrote past its initial image. Here an instance grows
 /// its memory and fills it (and a heap block) with a marker; fresh instances of the same

@@ -26,7 +26,7 @@
 //! version = "1.2.0"              # semver
 //! publisher = "Acme"             # optional; signing needs it
 //! description = "Issues and pull requests."   # optional
-//! contract = "0.1.0"             # the contract version it was built against
+//! contract = "0.2.0"             # the contract version it was built against
 //!
 //! [permissions]                  # one grant a line, as `morph grant` takes them
 //! request = [
@@ -44,6 +44,9 @@
 //! log-bytes = 65_536
 //! output-bytes = 1_048_576
 //! input-bytes = 1_048_576
+//!
+//! [runtime]
+//! reuse-instances = false        # true: keep instances (and guest state) between calls
 //!
 //! [actions.list-issues]          # every action describe() offers
 //! side-effect = "read"           # none, read, write or destructive
@@ -82,7 +85,7 @@ pub use describe::{Described, Difference, Mismatch};
 pub use error::{ManifestError, ManifestErrorKind};
 pub use manifest::{
     Action, Event, Limits, MAX_DESCRIPTION_LEN, MAX_ENTRIES, MAX_FIELD_LEN, MAX_MANIFEST_BYTES,
-    Manifest,
+    Manifest, Runtime,
 };
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub struct Manifest {
     pub request: Vec<Grant>,
     /// The resources it asks for; the host caps each at its own maximum.
     pub limits: Limits,
+    /// How the host runs it.
+    pub runtime: Runtime,
     /// The actions it declares, by name (`actions.get("greet")` works: a [`Name`]
     /// borrows as `str`).
     pub actions: BTreeMap<Name, Action>,
@@ -87,6 +89,19 @@ pub struct Limits {
     pub output_bytes: Option<NonZeroU32>,
     /// Bytes of one input.
     pub input_bytes: Option<NonZeroU32>,
+}
+
+/// `[runtime]`: how the host runs the extension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct Runtime {
+    /// Keep instances between calls instead of starting each call on a fresh one: the
+    /// guest's state (globals, memory) then carries from one call to a later one. Off by
+    /// default; an extension opts in when it keeps a cache it wants to survive, and
+    /// never for data one caller must not see of another's.
+    #[serde(default)]
+    pub reuse_instances: bool,
 }
 
 impl Manifest {
@@ -239,6 +254,9 @@ pub(crate) struct Raw {
     /// What it needs per call; the host caps each at its own maximum.
     #[serde(default)]
     limits: Limits,
+    /// How the host runs it.
+    #[serde(default)]
+    runtime: Runtime,
     /// The actions it offers, by name (as `describe()` names them).
     #[serde(default)]
     #[schemars(with = "BTreeMap<DeclName, RawAction>")]
@@ -389,6 +407,7 @@ impl Raw {
             contract: self.contract.0,
             request,
             limits: self.limits,
+            runtime: self.runtime,
             actions,
             events,
         })
