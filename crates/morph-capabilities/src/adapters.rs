@@ -133,3 +133,67 @@ pub(crate) fn check_completion(
     );
     Ok(request)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use morph_abi::{Message, Role, Urgency};
+
+    fn note(title: &str, body: &str) -> Notification {
+        Notification {
+            title: title.into(),
+            body: body.into(),
+            urgency: Urgency::Low,
+        }
+    }
+
+    #[test]
+    fn a_notification_needs_a_title_and_fits_its_bounds() {
+        check_notification(&note("Synced", "3 issues")).unwrap();
+        let e = check_notification(&note("  ", "x")).unwrap_err();
+        assert_eq!(e.kind, HostErrorKind::InvalidArgument);
+        assert_eq!(e.message, "a notification needs a title");
+        let e = check_notification(&note(&"t".repeat(MAX_TITLE_BYTES + 1), "")).unwrap_err();
+        assert_eq!(e.kind, HostErrorKind::InvalidArgument);
+        assert_eq!(
+            e.message,
+            "the notification's title is 257 bytes long (at most 256)"
+        );
+        let e = check_notification(&note("t", &"b".repeat(MAX_BODY_BYTES + 1))).unwrap_err();
+        assert_eq!(e.kind, HostErrorKind::LimitExceeded);
+        assert_eq!(
+            e.message,
+            "the notification's body is 4097 bytes long (at most 4096)"
+        );
+    }
+
+    #[test]
+    fn a_completion_request_is_bounded_and_its_tokens_capped() {
+        let limits = AiLimits {
+            max_messages: 2,
+            max_request_bytes: 10,
+            max_tokens: 100,
+        };
+        let ask = |messages: Vec<Message>, max_tokens| CompletionRequest {
+            messages,
+            max_tokens,
+        };
+        let hi = || Message::new(Role::User, "hi");
+        let r = check_completion(ask(vec![hi()], None), &limits).unwrap();
+        assert_eq!(r.max_tokens, Some(100));
+        let r = check_completion(ask(vec![hi()], Some(7)), &limits).unwrap();
+        assert_eq!(r.max_tokens, Some(7));
+        let r = check_completion(ask(vec![hi()], Some(1000)), &limits).unwrap();
+        assert_eq!(r.max_tokens, Some(100));
+        let e = check_completion(ask(vec![], None), &limits).unwrap_err();
+        assert_eq!(e.kind, HostErrorKind::InvalidArgument);
+        assert_eq!(e.message, "a completion request needs at least one message");
+        let e = check_completion(ask(vec![hi(), hi(), hi()], None), &limits).unwrap_err();
+        assert_eq!(e.kind, HostErrorKind::LimitExceeded);
+        assert_eq!(e.message, "the request holds 3 messages (at most 2)");
+        let long = Message::new(Role::System, "x".repeat(11));
+        let e = check_completion(ask(vec![long], None), &limits).unwrap_err();
+        assert_eq!(e.kind, HostErrorKind::LimitExceeded);
+        assert_eq!(e.message, "the request holds 11 bytes of text (at most 10)");
+    }
+}

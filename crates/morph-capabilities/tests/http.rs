@@ -584,3 +584,46 @@ async fn a_dry_run_sends_reads_and_records_writes_without_sending_them() {
         ]
     );
 }
+
+/// The OpenAI-compatible adapter says what the service answered, in the kinds a guest
+/// can act on.
+#[tokio::test]
+async fn the_model_adapter_reports_what_the_service_answered() {
+    use morph_abi::{CompletionRequest, Message, Role};
+    use morph_capabilities::{AiProvider, OpenAiCompatible};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(header("authorization", "Bearer k"))
+        .respond_with(
+            ResponseTemplate::new(429).set_body_string(r#"{"error":{"message":"slow down"}}"#),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"choices":[]}"#))
+        .mount(&server)
+        .await;
+    let ai = OpenAiCompatible::new(&format!("{}/v1", server.uri()), "m")
+        .unwrap()
+        .api_key("k");
+    let ask = || CompletionRequest {
+        messages: vec![Message::new(Role::User, "hi")],
+        max_tokens: None,
+    };
+    let e = ai.complete("ext", ask()).await.unwrap_err();
+    assert_eq!(e.kind, HostErrorKind::Unavailable);
+    assert_eq!(e.message, "the model's service answered 429: slow down");
+    let e = ai.complete("ext", ask()).await.unwrap_err();
+    assert_eq!(e.kind, HostErrorKind::Unavailable);
+    assert_eq!(
+        e.message,
+        "the model's service answered without `choices[0].message.content`"
+    );
+    let e = OpenAiCompatible::new("ftp://x", "m").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the HTTP client cannot be built: the model's base URL `ftp://x` is not http or https"
+    );
+}

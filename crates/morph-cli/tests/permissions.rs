@@ -149,6 +149,15 @@ fn a_manifest_bounds_what_grants_give() {
     };
     let bounded = run(&["--manifest", manifest.to_str().unwrap()]);
     assert_eq!(bounded.status.code(), Some(9), "{}", text(&bounded.stderr));
+    // It declares contract 0.1.0 and none of the module's actions: said, not refused.
+    let said = text(&bounded.stderr);
+    assert!(
+        said.contains("morph: warning: morph.toml does not match the module's describe():")
+            && said.contains("~ contract: `0.1.0` in morph.toml, `0.2.0` in the module")
+            && said
+                .contains("+ action `clock` (side-effect read; in describe(), not in morph.toml)"),
+        "{said}"
+    );
     std::fs::write(
         &manifest,
         "id = \"adversary\"\nname = \"Adversary\"\nversion = \"0.1.0\"\ncontract = \"0.1.0\"\n\n\
@@ -365,6 +374,23 @@ fn files_live_in_the_store_folder_and_notifications_reach_the_terminal() {
     // Without `--ai-url` the host has no model.
     let ai = call("ai", "ai");
     assert_eq!(text(&ai.stdout).trim(), r#"{"host_error":"unavailable"}"#);
+    let bad = home.morph(&[
+        "run",
+        module,
+        "call",
+        "--grant",
+        "ai",
+        "--ai-url",
+        "ftp://x",
+        "--ai-model",
+        "m",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--ai-url: the HTTP client cannot be built: the model's base URL `ftp://x` is not http or https"),
+        "{}",
+        text(&bad.stderr)
+    );
     let version = home.morph(&["--version"]);
     assert!(
         text(&version.stdout).contains("extension contracts 0.1.0, 0.2.0"),

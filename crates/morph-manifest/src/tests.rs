@@ -399,3 +399,15 @@ fn a_mismatch_reads_as_a_diff() {
          + event `pushed` (in describe(), not in morph.toml)"
     );
 }
+
+#[test]
+fn runtime_reuse_is_off_unless_asked_and_its_table_is_strict() {
+    assert!(!Manifest::parse(HEAD).unwrap().runtime.reuse_instances);
+    let on = Manifest::parse(&format!("{HEAD}\n[runtime]\nreuse-instances = true\n")).unwrap();
+    assert!(on.runtime.reuse_instances);
+    refused(
+        &format!("{HEAD}\n[runtime]\nreuse = true\n"),
+        7,
+        "unknown field `reuse`",
+    );
+}
