@@ -495,7 +495,7 @@ fn store_failure(e: StoreError) -> HostError {
 
 /// A guest's text in a message or an audit target, to put between backquotes: control
 /// characters and backquotes escaped.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     text.escape_debug().to_string().replace('`', "\\`")
 }
 

@@ -6,6 +6,7 @@
 //! renamed over the target, so a reader sees the old content or the new, never a mix;
 //! a crash leaves at most a stray temporary file, which `list-dir` hides.
 
+use crate::caps::shown;
 use morph_abi::{HostError, HostErrorKind};
 use morph_permissions::ErrorKind as PathError;
 use morph_permissions::fs::{self, VirtualPath};
@@ -106,10 +107,6 @@ fn io_failure(path: &str, kind: std::io::ErrorKind, message: &str) -> HostError 
 
 fn io(path: &str) -> impl Fn(std::io::Error) -> HostError + '_ {
     move |e| io_failure(path, e.kind(), &e.to_string())
-}
-
-fn shown(text: &str) -> String {
-    text.escape_debug().to_string().replace('`', "\\`")
 }
 
 /// `fs.read`.

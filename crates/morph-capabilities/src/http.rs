@@ -45,7 +45,7 @@ pub(crate) fn client(limits: &HttpLimits) -> Result<reqwest::Client, Error> {
 
 /// Installs ring as the process's rustls crypto provider, unless one is: reqwest is
 /// built without a provider of its own and panics building a client without one.
-pub(crate) fn install_crypto() {
+fn install_crypto() {
     static PROVIDER: std::sync::Once = std::sync::Once::new();
     PROVIDER.call_once(|| {
         // Err means another provider is installed already: that one serves as well.

@@ -4,7 +4,7 @@
 
 use crate::Error;
 use crate::adapters::AiProvider;
-use crate::http::{install_crypto, read, with_causes};
+use crate::http::{read, with_causes};
 use morph_abi::{Completion, CompletionRequest, HostError, HostErrorKind};
 use morph_runtime::BoxFuture;
 use serde_json::{Value, json};
@@ -56,13 +56,8 @@ impl OpenAiCompatible {
         let endpoint = base
             .join("chat/completions")
             .map_err(|e| bad(e.to_string()))?;
-        install_crypto();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("morph/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
+        // The client `http.fetch` uses: no proxy, no automatic redirect.
+        let client = crate::http::client(&crate::HttpLimits::default())?;
         Ok(OpenAiCompatible {
             endpoint,
             model: model.into(),
